@@ -1,0 +1,283 @@
+"""Actors: a mailbox, one handler, supervision by policy, metrics.
+
+An actor owns its state and changes it only inside ``handle``; others reach it with ``tell`` (fire and
+forget) or ``ask`` (awaits the handler's return value). A handler that raises is caught here, logged,
+published as ``ActorFailed`` and the actor is stopped or restarted per its ``RestartPolicy`` — it never
+takes down the engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Hashable
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Literal
+
+import anyio
+import msgspec
+import structlog
+
+from mats.actors.mailbox import Mailbox, MailboxClosed, MailboxOverflow
+from mats.messages import ActorFailed, ActorStopped
+from mats.model import Bar, Tick
+
+if TYPE_CHECKING:
+    from mats.actors.bus import EventBus
+
+
+class ActorStoppedError(RuntimeError):
+    """An ``ask`` whose actor stopped before answering."""
+
+
+class RestartPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    on_failure: Literal["stop", "restart"] = "stop"
+    max_restarts: int = 3  # within ``window_s``; one more failure stops the actor
+    window_s: float = 60.0
+
+
+class ActorState(StrEnum):
+    CREATED = "created"
+    RUNNING = "running"
+    STOPPED = "stopped"
+
+
+class ActorMetrics(msgspec.Struct):
+    handled: int = 0
+    failures: int = 0
+    restarts: int = 0
+    slowest_handler_ms: float = 0.0
+    slowest_message: str = ""
+    control_depth: int = 0
+    data_depth: int = 0
+    coalesced_ticks: int = 0
+
+
+class _Ask:
+    __slots__ = ("future", "message")
+
+    def __init__(self, message: Any, future: asyncio.Future[Any]) -> None:
+        self.message = message
+        self.future = future
+
+
+class _Stop:
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+class Actor:
+    """Subclass and implement ``handle``; optionally ``on_start``, ``on_stop`` and ``on_restart``."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        bus: EventBus | None = None,
+        policy: RestartPolicy | None = None,
+        control_capacity: int = 1_000,
+        data_capacity: int = 10_000,
+    ) -> None:
+        self.name = name
+        self.bus = bus
+        self.policy = policy or RestartPolicy()
+        self.mailbox = Mailbox(control_capacity=control_capacity, data_capacity=data_capacity)
+        self.state = ActorState.CREATED
+        self.stop_reason = ""
+        self.log = structlog.get_logger("mats.actor").bind(actor=name)
+        self._metrics = ActorMetrics()
+        self._failure_times: deque[float] = deque()
+        self._started = asyncio.Event()
+        self._stopped = asyncio.Event()
+
+    # --- to be implemented ------------------------------------------------------------------------
+
+    async def handle(self, message: Any) -> Any:
+        raise NotImplementedError
+
+    async def on_start(self) -> None:
+        """Runs before the first message."""
+
+    async def on_stop(self, reason: str) -> None:
+        """Runs once, after the last message, whatever the reason."""
+
+    async def on_restart(self, error: BaseException) -> None:
+        """Runs after a failed handler when the policy restarts; reset what the failure may have broken."""
+
+    def tick_key(self, tick: Tick) -> Hashable:
+        return tick.symbol
+
+    # --- sending ----------------------------------------------------------------------------------
+
+    async def tell(self, message: Any) -> None:
+        """Fire and forget. Control messages wait for room; bars and ticks never wait."""
+        if isinstance(message, Bar | Tick):
+            self._put_market_data(message)
+        else:
+            await self.mailbox.put_control(message)
+
+    def tell_nowait(self, message: Any) -> None:
+        """For synchronous callers (socket callbacks); raises ``MailboxFull`` instead of waiting."""
+        if isinstance(message, Bar | Tick):
+            self._put_market_data(message)
+        else:
+            self.mailbox.put_control_nowait(message)
+
+    async def ask(self, message: Any, *, timeout: float = 5.0) -> Any:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        with anyio.fail_after(timeout):
+            await self.mailbox.put_control(_Ask(message, future))
+            return await future
+
+    async def stop(self, reason: str = "requested", *, timeout: float = 10.0) -> None:
+        """Graceful: control messages already queued are handled first, then ``on_stop`` runs."""
+        if self.state is ActorState.STOPPED:
+            return
+        if self.state is ActorState.CREATED:
+            self._finish(reason)
+            return
+        try:
+            await self.mailbox.put_control(_Stop(reason))
+        except MailboxClosed:
+            pass
+        with anyio.fail_after(timeout):
+            await self._stopped.wait()
+
+    def _put_market_data(self, message: Bar | Tick) -> bool:
+        """Market data never blocks its producer: a stopped actor ignores it, and an actor that
+        cannot keep up with bars overflows and stops itself loudly (the bar is not silently lost)."""
+        mailbox = self.mailbox
+        if mailbox.closed or mailbox.overflow is not None:
+            return False
+        if isinstance(message, Tick):
+            mailbox.put_tick(self.tick_key(message), message)
+            return True
+        try:
+            mailbox.put_data(message)
+        except MailboxOverflow:
+            self.log.error("actor.overflow", reason=mailbox.overflow)
+            return False
+        return True
+
+    # --- the loop ---------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """The actor's task; returns when it stops. Run it in the supervisor's task group."""
+        self.state = ActorState.RUNNING
+        reason = "finished"
+        try:
+            await self.on_start()
+            self._started.set()
+            reason = await self._loop()
+        except asyncio.CancelledError:
+            reason = "cancelled"
+            raise
+        except Exception as exc:  # on_start failed: nothing was handled yet
+            reason = f"failed to start: {exc!r}"
+            self.log.exception("actor.start_failed")
+            self._publish(ActorFailed(actor=self.name, error=repr(exc), action="stopped"))
+        finally:
+            self._started.set()
+            with anyio.CancelScope(shield=True):
+                await self._shutdown(reason)
+
+    async def _loop(self) -> str:
+        mailbox = self.mailbox
+        while True:
+            try:
+                item = await mailbox.get()
+            except MailboxOverflow as exc:
+                return f"stopped: {exc}"
+            if isinstance(item, _Stop):
+                return item.reason
+            future = None
+            if isinstance(item, _Ask):
+                future, item = item.future, item.message
+            started = time.perf_counter()
+            try:
+                result = await self.handle(item)
+            except Exception as exc:
+                if future is not None and not future.done():
+                    future.set_exception(exc)
+                if not await self._supervise(exc, item):
+                    return f"failed: {exc!r}"
+            else:
+                if future is not None and not future.done():
+                    future.set_result(result)
+            finally:
+                self._account(item, time.perf_counter() - started)
+            # Yield after every message: one busy actor must never starve the loop or its peers.
+            await asyncio.sleep(0)
+
+    async def _supervise(self, exc: Exception, message: Any) -> bool:
+        """Apply the restart policy; True to keep running."""
+        self._metrics.failures += 1
+        now = time.monotonic()
+        self._failure_times.append(now)
+        while self._failure_times and now - self._failure_times[0] > self.policy.window_s:
+            self._failure_times.popleft()
+        restart = self.policy.on_failure == "restart" and len(self._failure_times) <= self.policy.max_restarts
+        action = "restarted" if restart else "stopped"
+        self.log.error("actor.handler_failed", message=type(message).__name__, action=action, exc_info=exc)
+        self._publish(ActorFailed(actor=self.name, error=repr(exc), action=action))
+        if restart:
+            self._metrics.restarts += 1
+            await self.on_restart(exc)
+        return restart
+
+    def _account(self, message: Any, elapsed: float) -> None:
+        metrics = self._metrics
+        metrics.handled += 1
+        elapsed_ms = elapsed * 1000.0
+        if elapsed_ms > metrics.slowest_handler_ms:
+            metrics.slowest_handler_ms = elapsed_ms
+            metrics.slowest_message = type(message).__name__
+
+    async def _shutdown(self, reason: str) -> None:
+        if self.state is ActorState.STOPPED:
+            return
+        for left in self.mailbox.close():
+            if isinstance(left, _Ask) and not left.future.done():
+                left.future.set_exception(ActorStoppedError(f"{self.name} stopped: {reason}"))
+        try:
+            await self.on_stop(reason)
+        except Exception:
+            self.log.exception("actor.on_stop_failed")
+        self._finish(reason)
+
+    def _finish(self, reason: str) -> None:
+        self.state = ActorState.STOPPED
+        self.stop_reason = reason
+        self.mailbox.close()
+        level = "warning" if reason.startswith(("failed", "stopped:")) else "info"
+        getattr(self.log, level)("actor.stopped", reason=reason)
+        self._publish(ActorStopped(actor=self.name, reason=reason))
+        self._started.set()
+        self._stopped.set()
+
+    def _publish(self, event: Any) -> None:
+        if self.bus is not None:
+            self.bus.publish(event)
+
+    # --- introspection ----------------------------------------------------------------------------
+
+    @property
+    def metrics(self) -> ActorMetrics:
+        m = self._metrics
+        m.control_depth = self.mailbox.control_depth
+        m.data_depth = self.mailbox.data_depth
+        m.coalesced_ticks = self.mailbox.coalesced_ticks
+        return msgspec.structs.replace(m)
+
+    async def wait_started(self) -> None:
+        await self._started.wait()
+
+    async def wait_stopped(self) -> None:
+        await self._stopped.wait()
+
+    @property
+    def running(self) -> bool:
+        return self.state is ActorState.RUNNING
