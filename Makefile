@@ -4,6 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v p
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+PY_PATHS := $(wildcard src tests strategies bench)
 
 .PHONY: setup demo test lint typecheck pytest clean
 
@@ -19,8 +20,8 @@ demo: setup
 	$(BIN)/mats demo
 
 lint: setup
-	$(BIN)/ruff check src tests strategies bench
-	$(BIN)/ruff format --check src tests strategies bench
+	$(BIN)/ruff check $(PY_PATHS)
+	$(BIN)/ruff format --check $(PY_PATHS)
 
 typecheck: setup
 	$(BIN)/mypy
