@@ -1,0 +1,242 @@
+"""One ib_async ``IB()`` client kept connected: reconnect with backoff, IB's signals turned into hooks.
+
+What each signal means (DESIGN.md section 3): a dropped socket → reconnect with backoff once the old one
+has closed (else the Gateway answers 326), then run the ``on_connected`` hooks (catch up, rebuild,
+reconcile); 1100 → hold new orders, keep the socket; 1102 → release and reconcile; 1101 → resubscribe
+every stream, then reconcile; farm codes mark streams stale and fresh; 10182 → re-request one stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from enum import StrEnum
+from typing import Any
+
+import anyio
+import msgspec
+import structlog
+from ib_async import IB, StartupFetch
+
+from mats.actors.bus import EventBus
+from mats.ib.errors import Severity, Signal, classify, farm_of
+from mats.messages import AlertRaised, ConnectionChanged
+
+
+class ClientRole(StrEnum):
+    ENGINE = "engine"  # clientId 0: account-wide views, manual TWS orders
+    RECORDER = "recorder"  # the master client: every fill, the one authoritative fill path
+    STRATEGY = "strategy"  # a strategy's own or pooled execution client
+
+
+# What each role asks for during ib_async's start-up sync (positions are always requested by ib_async).
+# The recorder catches up executions itself, with its own timeout, after every connect.
+STARTUP_FETCH: dict[ClientRole, StartupFetch] = {
+    ClientRole.ENGINE: StartupFetch.ACCOUNT_UPDATES | StartupFetch.ORDERS_OPEN,
+    ClientRole.RECORDER: StartupFetch(0),
+    ClientRole.STRATEGY: StartupFetch.ORDERS_OPEN,
+}
+
+
+class ConnectionState(StrEnum):
+    DISCONNECTED = "disconnected"
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    HELD = "held"  # connected, but IB lost its own connectivity (1100): no new orders
+    STOPPED = "stopped"
+
+
+class Backoff(msgspec.Struct, frozen=True):
+    initial: float = 0.25
+    maximum: float = 30.0
+    factor: float = 2.0
+    client_id_in_use: float = 2.0  # the Gateway still holds the old socket: wait at least this long
+
+    def delay(self, attempt: int, *, in_use: bool) -> float:
+        base = min(self.maximum, self.initial * self.factor ** max(attempt - 1, 0))
+        if in_use:
+            base = max(base, self.client_id_in_use)
+        return base * random.uniform(0.8, 1.2)
+
+
+SignalHook = Callable[["ManagedClient", Signal, int, str], Awaitable[None] | None]
+ConnectedHook = Callable[["ManagedClient"], Awaitable[None]]
+
+
+class ManagedClient:
+    def __init__(
+        self,
+        client_id: int,
+        role: ClientRole,
+        *,
+        host: str,
+        port: int,
+        bus: EventBus | None = None,
+        account: str = "",
+        connect_timeout: float = 10.0,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.client_id = client_id
+        self.role = role
+        self.host = host
+        self.port = port
+        self.bus = bus
+        self.account = account
+        self.connect_timeout = connect_timeout
+        self.backoff = backoff or Backoff()
+        self.ib: IB | None = None
+        self.state = ConnectionState.DISCONNECTED
+        self.stale_farms: set[str] = set()
+        self.connects = 0
+        self.last_error = ""
+        self.on_connected: list[ConnectedHook] = []
+        self.on_signal: list[SignalHook] = []
+        self.log = structlog.get_logger("mats.ib").bind(client_id=client_id, role=str(role))
+        self._connected = asyncio.Event()
+        self._disconnected = asyncio.Event()
+        self._stopping = False
+        self._in_use = False
+        self._hook_tasks: set[asyncio.Future[Any]] = set()
+
+    # --- lifecycle ----------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Keep the client connected until ``stop``; run it as a task."""
+        self.ib = IB()
+        self.ib.errorEvent += self._on_error
+        self.ib.disconnectedEvent += self._on_disconnected
+        attempt = 0
+        reported_error = ""
+        while not self._stopping:
+            attempt += 1
+            if await self._connect_once():
+                attempt = 0
+                reported_error = ""
+                await self._disconnected.wait()
+                if self._stopping:
+                    break
+                self._publish_connection(False, self.last_error or "socket closed")
+                continue
+            if self._stopping:
+                break
+            if self.last_error != reported_error:  # say why it is not connecting, once per reason
+                reported_error = self.last_error
+                self._publish_connection(False, self.last_error)
+            delay = self.backoff.delay(attempt, in_use=self._in_use)
+            self.log.info(
+                "ib.reconnect_wait", attempt=attempt, delay_s=round(delay, 2), error=self.last_error
+            )
+            await anyio.sleep(delay)
+        self.state = ConnectionState.STOPPED
+
+    async def _connect_once(self) -> bool:
+        assert self.ib is not None
+        self.state = ConnectionState.CONNECTING
+        self._in_use = False
+        self._disconnected = asyncio.Event()
+        try:
+            with anyio.fail_after(self.connect_timeout * 4 + 1):
+                await self.ib.connectAsync(
+                    self.host,
+                    self.port,
+                    clientId=self.client_id,
+                    timeout=self.connect_timeout,
+                    account=self.account,
+                    fetchFields=STARTUP_FETCH[self.role],
+                )
+        except (OSError, TimeoutError, ConnectionError, asyncio.IncompleteReadError) as exc:
+            self.last_error = "clientId in use" if self._in_use else (repr(exc) or type(exc).__name__)
+            self.state = ConnectionState.DISCONNECTED
+            self.ib.disconnect()
+            return False
+        self.connects += 1
+        self.state = ConnectionState.CONNECTED
+        self.stale_farms.clear()
+        self.log.info("ib.connected", connects=self.connects)
+        self._publish_connection(True, "reconnected" if self.connects > 1 else "connected")
+        for hook in list(self.on_connected):
+            try:
+                await hook(self)
+            except Exception:
+                self.log.exception("ib.on_connected_failed", hook=getattr(hook, "__qualname__", repr(hook)))
+        self._connected.set()
+        return True
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._disconnected.set()
+        if self.ib is not None and self.ib.isConnected():
+            self.ib.disconnect()
+        self.state = ConnectionState.STOPPED
+        self._connected.clear()
+
+    async def wait_connected(self, timeout: float) -> None:
+        with anyio.fail_after(timeout):
+            await self._connected.wait()
+
+    # --- IB's signals ---------------------------------------------------------------------------------
+
+    def _on_disconnected(self) -> None:
+        self._connected.clear()
+        if self.state is not ConnectionState.STOPPED:
+            self.state = ConnectionState.DISCONNECTED
+        self.log.warning("ib.disconnected")
+        self._disconnected.set()
+
+    def _on_error(self, req_id: int, code: int, message: str, contract: Any = None) -> None:
+        kind = classify(code)
+        log = self.log.bind(code=code, req_id=req_id)
+        match kind.severity:
+            case Severity.INFO:
+                log.debug("ib.notice", message=message)
+            case Severity.WARNING:
+                log.info("ib.warning", message=message)
+            case _:
+                log.warning("ib.error", message=message)
+        match kind.signal:
+            case Signal.CLIENT_ID_IN_USE:
+                self._in_use = True
+                self.last_error = "clientId in use"
+            case Signal.CONNECTIVITY_LOST:
+                self.state = ConnectionState.HELD
+                self._alert(
+                    "disconnect", f"IB lost connectivity (1100) on client {self.client_id}; orders held"
+                )
+            case Signal.RESTORED_DATA_KEPT | Signal.RESTORED_DATA_LOST:
+                if self.state is ConnectionState.HELD:
+                    self.state = ConnectionState.CONNECTED
+            case Signal.FARM_BROKEN:
+                self.stale_farms.add(farm_of(message))
+                self._alert("farm", f"data farm broken: {message}")
+            case Signal.FARM_OK:
+                self.stale_farms.discard(farm_of(message))
+        if kind.signal is not Signal.NONE:
+            for hook in list(self.on_signal):
+                result = hook(self, kind.signal, req_id, message)
+                if result is not None:
+                    task = asyncio.ensure_future(result)
+                    self._hook_tasks.add(task)
+                    task.add_done_callback(self._hook_tasks.discard)
+
+    # --- helpers ------------------------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        return self.state in (ConnectionState.CONNECTED, ConnectionState.HELD)
+
+    @property
+    def holding_orders(self) -> bool:
+        return self.state is not ConnectionState.CONNECTED
+
+    def _publish_connection(self, connected: bool, detail: str) -> None:
+        if self.bus is not None:
+            self.bus.publish(
+                ConnectionChanged(
+                    client_id=self.client_id, role=str(self.role), connected=connected, detail=detail
+                )
+            )
+
+    def _alert(self, kind: str, message: str) -> None:
+        if self.bus is not None:
+            self.bus.publish(AlertRaised(kind=kind, message=message, data={"client_id": self.client_id}))
