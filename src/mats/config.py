@@ -24,6 +24,7 @@ NonNegative = Annotated[float, Meta(ge=0.0)]
 Currency = Annotated[str, Meta(pattern="^[A-Z]{3}$")]
 
 DEFAULT_CONFIG_FILE = Path("mats.toml")
+OVERLAY_FILE = "settings.json"  # changes made through the API, in the data directory
 
 # MATS_* variables that are not settings but are read by other parts (tokens, test crash points).
 NON_SETTING_ENV = frozenset({"MATS_API_TOKEN", "MATS_CRASH_AT", "MATS_CONFIG"})
@@ -194,6 +195,10 @@ def load_settings(
     file_settings = _convert(raw, origin, strict=True)  # the file is typed TOML: no string coercion
     env_raw = _env_overrides(env)
     merged = _merge(msgspec.to_builtins(file_settings), env_raw)
+    data_dir = (overrides or {}).get("data_dir") or merged.get("data_dir", ".mats")
+    overlay = read_overlay(data_dir)
+    if overlay:  # changes made through the API sit between the file and the environment
+        merged = _merge(_merge(msgspec.to_builtins(file_settings), overlay), env_raw)
     if overrides:
         merged = _merge(merged, overrides)
     try:
@@ -208,6 +213,36 @@ def load_settings(
                     var = "MATS_" + dotted.replace(".", "_").upper()
                     message = message.replace(f"{origin}: {dotted}:", f"{var} ({dotted}):")
         raise SettingsError(message) from None
+
+
+def read_overlay(data_dir: str | Path) -> dict[str, Any]:
+    path = Path(data_dir) / OVERLAY_FILE
+    if not path.exists():
+        return {}
+    try:
+        overlay = msgspec.json.decode(path.read_bytes())
+    except msgspec.DecodeError as exc:
+        raise SettingsError(f"{path}: not valid JSON: {exc}") from None
+    if not isinstance(overlay, dict):
+        raise SettingsError(f"{path}: expected an object of settings")
+    return overlay
+
+
+def apply_changes(current: Settings, changes: Mapping[str, Any]) -> Settings:
+    """Validate a partial change (as sent to ``PUT /api/settings``) against the whole schema."""
+    if "strategies" in changes:
+        raise SettingsError("strategies: change strategies through /api/strategies, not settings")
+    return _convert(_merge(msgspec.to_builtins(current), changes), "settings", strict=False)
+
+
+def write_overlay(data_dir: str | Path, changes: Mapping[str, Any]) -> None:
+    """Persist API changes next to the data, merged with earlier ones; written atomically."""
+    path = Path(data_dir) / OVERLAY_FILE
+    merged = _merge(read_overlay(data_dir), changes)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(msgspec.json.format(msgspec.json.encode(merged), indent=2))
+    tmp.replace(path)
 
 
 def _convert(raw: Mapping[str, Any], origin: str, *, strict: bool) -> Settings:

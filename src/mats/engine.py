@@ -12,7 +12,7 @@ import gc
 import signal
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import anyio
 import structlog
@@ -22,6 +22,9 @@ from mats.actors.supervisor import Supervisor
 from mats.config import Settings
 from mats.looplag import LoopLagMonitor
 from mats.messages import AlertRaised
+
+if TYPE_CHECKING:
+    from mats.ib.hub import IBHub
 
 log = structlog.get_logger("mats.engine")
 
@@ -43,6 +46,7 @@ class Engine:
         self.supervisor = Supervisor()
         self.lag = LoopLagMonitor(on_alert=self._lag_alert)
         self.components: list[Component] = list(components or [])
+        self.hub: IBHub | None = None
         self.ready = asyncio.Event()
         self.stopped = asyncio.Event()
         self.shutdown_reason = ""

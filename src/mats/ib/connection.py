@@ -102,10 +102,12 @@ class ManagedClient:
     # --- lifecycle ----------------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Keep the client connected until ``stop``; run it as a task."""
-        self.ib = IB()
-        self.ib.errorEvent += self._on_error
-        self.ib.disconnectedEvent += self._on_disconnected
+        """Keep the client connected until ``stop``; run it as a task (again after a stop, to resume)."""
+        if self.ib is None:
+            self.ib = IB()
+            self.ib.errorEvent += self._on_error
+            self.ib.disconnectedEvent += self._on_disconnected
+        self._stopping = False
         attempt = 0
         reported_error = ""
         while not self._stopping:

@@ -70,6 +70,19 @@ class IBHub:
         await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks.clear()
 
+    async def pause(self) -> None:
+        """Disconnect every client (an operator's request); orders at IB keep working."""
+        await self.stop()
+
+    async def resume(self) -> None:
+        """Reconnect every client that ``pause`` disconnected."""
+        if self._started:
+            return
+        self._started = True
+        for client in self.clients.values():
+            self._run(client)
+        await self.engine.wait_connected(self.settings.connect_timeout * 2)
+
     # --- strategies ---------------------------------------------------------------------------------
 
     async def client_for(self, strategy_id: str, preferred: int | None = None) -> ManagedClient:
