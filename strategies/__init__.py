@@ -1,0 +1,1 @@
+"""User strategies, importable as ``strategies.<module>:<Class>``."""
