@@ -63,3 +63,20 @@ async def test_openapi_schema_is_served_offline(api: httpx.AsyncClient) -> None:
     assert response.status_code == 200
     paths = response.json()["paths"]
     assert "/api/health" in paths and "/api/settings" in paths
+
+
+async def test_the_built_ui_is_served_at_the_root_without_a_token(engine: Engine) -> None:
+    from mats.api.app import WEB_DIST, create_app
+    from mats.api.auth import ApiToken
+    from mats.api.context import ApiContext
+
+    assert (WEB_DIST / "index.html").exists(), "the UI is built by `make setup` (cd web && npm run build)"
+    app = create_app(ApiContext(engine=engine, token=ApiToken("x" * 20)))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1"
+    ) as client:
+        page = await client.get("/")
+        assert page.status_code == 200 and '<div id="root">' in page.text
+        assert (
+            await client.get("/api/settings")
+        ).status_code == 401  # the API behind it still needs the token
