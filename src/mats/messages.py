@@ -74,6 +74,16 @@ class OrderFilled(Event, frozen=True):
     fill: Fill
 
 
+class CommissionCharged(Event, frozen=True):
+    """A commission joined to its fill (it arrives separately, often after the fill)."""
+
+    stream_type: ClassVar[str] = "fill"
+    exec_id: str
+    strategy_id: str
+    commission: float
+    currency: str
+
+
 class PositionChanged(Event, frozen=True):
     stream_type: ClassVar[str] = "position"
     position: Position

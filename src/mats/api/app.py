@@ -67,6 +67,7 @@ def create_app(ctx: ApiContext, *, web_dist: Path | None = WEB_DIST) -> Litestar
             render_plugins=[JsonRenderPlugin()],  # served offline: no CDN-hosted docs UI
         ),
         debug=False,
+        logging_config=None,  # MATS configures logging once (mats.logging); Litestar must not replace it
     )
     app.state.token = ctx.token
     app.state.ctx = ctx
