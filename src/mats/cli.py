@@ -35,7 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="simulator + engine + API + UI in one process, demo strategies")
     demo.add_argument("--data-dir", default=".mats/demo", help="where the demo keeps its store")
-    commands.add_parser("serve", help="engine + API + UI against the configured IB Gateway / TWS")
+    demo.add_argument("--web-port", type=int, help="API/UI port (default web.port; 0 picks a free one)")
+    serve = commands.add_parser("serve", help="engine + API + UI against the configured IB Gateway / TWS")
+    serve.add_argument("--web-port", type=int, help="API/UI port (default web.port; 0 picks a free one)")
 
     sim = commands.add_parser("sim", help="the IB Gateway simulator alone")
     _add_sim_arguments(sim)
@@ -98,11 +100,11 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     log = structlog.get_logger("mats.cli")
     match args.command:
         case "demo" | "serve":
-            from mats.engine import Engine
+            from mats import launch
 
-            engine = Engine(settings)
             log.info("mats.starting", command=args.command, data_dir=settings.data_dir)
-            await engine.run()
+            start = launch.demo if args.command == "demo" else launch.serve
+            await start(settings, web_port=args.web_port)
             return 0
         case "sim":
             await importlib.import_module("mats.sim.cli").run(args)

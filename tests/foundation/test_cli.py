@@ -40,14 +40,22 @@ async def test_bad_settings_exit_non_zero_naming_the_key_and_start_nothing(tmp_p
 
 
 async def test_engine_shell_starts_and_stops_cleanly_on_sigint(tmp_path: Path) -> None:
-    proc = await run_mats("--log-format", "json", "demo", "--data-dir", str(tmp_path / "demo"), cwd=tmp_path)
-    assert proc.stderr is not None
+    proc = await run_mats(
+        "--log-format", "json", "demo", "--data-dir", str(tmp_path / "demo"), "--web-port", "0", cwd=tmp_path
+    )
+    assert proc.stderr is not None and proc.stdout is not None
     while True:
         line = await asyncio.wait_for(proc.stderr.readline(), timeout=60)
         assert line, "mats exited before it was ready"
         if b"engine.ready" in line:
             break
+    banner = (await asyncio.wait_for(proc.stdout.readline(), timeout=10)).decode()
+    assert banner.startswith("MATS is running: http://127.0.0.1:")
+    token_line = (await asyncio.wait_for(proc.stdout.readline(), timeout=10)).decode()
+    token = token_line.split(":", 1)[1].strip()
+    assert (tmp_path / "demo" / "api_token").read_text().strip() == token
     proc.send_signal(signal.SIGINT)
     _, err = await asyncio.wait_for(proc.communicate(), timeout=30)
     assert proc.returncode == 0
     assert b"engine.stopped" in err and b"signal SIGINT" in err
+    assert token.encode() not in err  # the token is shown to the person, never logged

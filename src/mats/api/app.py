@@ -17,7 +17,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from mats import __version__
 from mats.api.auth import token_guard
 from mats.api.context import ApiContext
-from mats.api.routes import connection, health, settings, stream
+from mats.api.routes import connection, health, portfolio, settings, strategies, stream
 
 log = structlog.get_logger("mats.api")
 WEB_DIST = Path(__file__).resolve().parents[3] / "web" / "dist"
@@ -32,6 +32,17 @@ def route_handlers() -> list[Any]:
         connection.connect,
         connection.disconnect,
         stream.stream,
+        strategies.list_strategies,
+        strategies.register_strategy,
+        strategies.read_strategy,
+        strategies.change_strategy,
+        strategies.delete_strategy,
+        strategies.start_strategy,
+        strategies.stop_strategy,
+        portfolio.read_portfolio,
+        portfolio.read_fills,
+        portfolio.read_orders,
+        portfolio.cancel_order,
     ]
 
 

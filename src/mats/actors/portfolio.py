@@ -1,0 +1,116 @@
+"""PortfolioManager (first cut): fills → positions, PnL and commissions per strategy.
+
+It books only what the recorder's journal committed, so its positions are exactly the journal's. A
+correction (a higher execId revision) replaces its original, and the account is rebuilt from the
+current fills (average cost depends on order, so an in-place fix-up would be wrong). Commissions arrive
+late and separately; they are joined to their fill by execId. Each booked fill is passed to its
+strategy (``on_fill``) through ``route``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+import msgspec
+
+from mats.accounting import Ledger
+from mats.actors.base import Actor
+from mats.actors.bus import EventBus
+from mats.actors.recorder import CommissionBooked, FillBooked
+from mats.messages import CommissionCharged, PositionChanged
+from mats.model import DISCRETIONARY, CommissionReport, Fill, Position, split_exec_id
+
+Route = Callable[[str, Fill], Awaitable[None] | None]
+
+
+class GetPositions(msgspec.Struct, frozen=True):
+    strategy_id: str | None = None
+
+
+class GetCommissions(msgspec.Struct, frozen=True):
+    pass
+
+
+class PortfolioManager(Actor):
+    def __init__(
+        self, *, bus: EventBus | None = None, base_currency: str = "USD", route: Route | None = None
+    ) -> None:
+        super().__init__("portfolio", bus=bus, control_capacity=100_000)
+        self.base_currency = base_currency
+        self.route = route
+        self.ledger = Ledger(base_currency)
+        self._fills: dict[str, Fill] = {}  # base execId → current revision, in booking order
+        self._commissions: dict[str, CommissionReport] = {}  # execId → report
+
+    def replay(self, fills: Iterable[Fill], commissions: Iterable[CommissionReport] = ()) -> None:
+        """Start-up: the journal's current fills, booked before the first live one (no events sent)."""
+        for fill in fills:
+            self._fills[split_exec_id(fill.exec_id)[0]] = fill
+            self.ledger.book(fill)
+        for report in commissions:
+            self._commissions[report.exec_id] = report
+
+    async def handle(self, message: Any) -> Any:
+        match message:
+            case FillBooked(fill=fill, correction=correction):
+                base = split_exec_id(fill.exec_id)[0]
+                self._fills[base] = fill
+                if correction:
+                    self._rebuild()
+                    position = self.ledger.position(fill.strategy_id, fill.con_id)
+                else:
+                    position, _ = self.ledger.book(fill)
+                if position is not None and self.bus is not None:
+                    self.bus.publish(PositionChanged(position=position))
+                if self.route is not None and fill.strategy_id != DISCRETIONARY:
+                    result = self.route(fill.strategy_id, fill)
+                    if result is not None:
+                        await result
+            case CommissionBooked(report=report):
+                self._commissions[report.exec_id] = report
+                charged = self._fills.get(split_exec_id(report.exec_id)[0])
+                if charged is not None and self.bus is not None:
+                    self.bus.publish(
+                        CommissionCharged(
+                            exec_id=report.exec_id,
+                            strategy_id=charged.strategy_id,
+                            commission=report.commission,
+                            currency=report.currency,
+                        )
+                    )
+            case GetPositions(strategy_id=strategy_id):
+                return [p for p in self.ledger.positions(strategy_id) if p.qty != 0 or p.realized_pnl != 0]
+            case GetCommissions():
+                return self.commissions_by_strategy()
+        return None
+
+    def commissions_by_strategy(self) -> dict[str, float]:
+        """Commission per strategy in its report's currency (all USD in the simulator's stock trades)."""
+        out: dict[str, float] = {}
+        for exec_id, report in self._commissions.items():
+            fill = self._fills.get(split_exec_id(exec_id)[0])
+            if fill is None or fill.exec_id != exec_id:
+                continue  # not (or no longer) the current revision of a fill we booked
+            out[fill.strategy_id] = out.get(fill.strategy_id, 0.0) + report.commission
+        return out
+
+    def fills(self) -> list[Fill]:
+        """Current fills (corrections applied), commission joined, in booking order: for read-only views."""
+        out = []
+        for fill in self._fills.values():
+            report = self._commissions.get(fill.exec_id)
+            out.append(msgspec.structs.replace(fill, commission=report.commission) if report else fill)
+        return out
+
+    def positions(self, strategy_id: str | None = None) -> list[Position]:
+        return self.ledger.positions(strategy_id)
+
+    def position(self, strategy_id: str, con_id: int) -> Position | None:
+        return self.ledger.position(strategy_id, con_id)
+
+    def _rebuild(self) -> None:
+        ledger = Ledger(self.base_currency)
+        for fill in self._fills.values():
+            ledger.book(fill)
+        self.ledger = ledger

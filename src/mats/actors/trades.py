@@ -1,0 +1,291 @@
+"""TradeManager: every MATS order's life, keyed by orderRef, journaled before it is sent.
+
+An order is journaled as ``PendingSubmit`` first, then sent through the client of the strategy that
+owns it (only the placing client may modify or cancel it). Status changes arrive from the owner's
+client and from the master client (which also sees orders whose client is gone); both are folded into
+one ``OrderStatus`` per change, journaled, published and passed to the strategy. IB's numeric orderId
+is not trusted across restarts; the orderRef and, once assigned, the permId are.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from ib_async import Order, Trade
+
+from mats.actors.base import Actor
+from mats.actors.bus import EventBus
+from mats.ib.connection import ManagedClient
+from mats.ib.contracts import IBInstrumentResolver, contract_for
+from mats.ib.errors import Signal, classify
+from mats.ib.hub import IBHub
+from mats.messages import CancelOrder, ModifyOrder, OrderStatusChanged, PlaceOrder
+from mats.model import OrderRef, OrderRequest, OrderState, OrderStatus, OrderType, StrategyId
+from mats.store.journal import Journal
+
+Route = Callable[[str, OrderStatus], Awaitable[None] | None]
+
+_IB_STATES = {
+    "PendingSubmit": OrderState.PENDING,
+    "ApiPending": OrderState.PENDING,
+    "PreSubmitted": OrderState.SUBMITTED,
+    "Submitted": OrderState.SUBMITTED,
+    "PendingCancel": OrderState.SUBMITTED,
+    "Filled": OrderState.FILLED,
+    "Cancelled": OrderState.CANCELLED,
+    "ApiCancelled": OrderState.CANCELLED,
+    "Inactive": OrderState.REJECTED,
+}
+
+
+class TradeStatusSeen(msgspec.Struct, frozen=True):
+    """What one IB client reported about an order (sent from ib_async's synchronous callbacks)."""
+
+    order_ref: str
+    ib_status: str
+    filled: float
+    remaining: float
+    avg_fill_price: float
+    perm_id: int
+    reason: str = ""
+
+
+class OrderReply(msgspec.Struct, frozen=True):
+    accepted: bool
+    status: OrderStatus
+
+
+class _Order:
+    """The TradeManager's own record of one order."""
+
+    def __init__(self, request: OrderRequest, order_ref: str, status: OrderStatus) -> None:
+        self.request = request
+        self.order_ref = order_ref
+        self.status = status
+        self.client: ManagedClient | None = None
+        self.trade: Trade | None = None
+
+
+def build_order(request: OrderRequest, order_ref: str, account: str) -> Order:
+    order = Order(
+        action=str(request.side),
+        totalQuantity=abs(request.qty),
+        orderType=str(request.order_type),
+        tif=str(request.tif),
+        orderRef=order_ref,
+        account=account,
+    )
+    if request.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT) and request.limit_price is not None:
+        order.lmtPrice = request.limit_price
+    if request.order_type in (OrderType.STOP, OrderType.STOP_LIMIT) and request.stop_price is not None:
+        order.auxPrice = request.stop_price
+    return order
+
+
+class TradeManager(Actor):
+    def __init__(
+        self,
+        hub: IBHub,
+        journal: Journal,
+        instruments: IBInstrumentResolver,
+        *,
+        bus: EventBus | None = None,
+        route: Route | None = None,
+        account: str = "",
+    ) -> None:
+        super().__init__("trades", bus=bus, control_capacity=100_000)
+        self.hub = hub
+        self.journal = journal
+        self.instruments = instruments
+        self.route = route
+        self.account = account
+        self.orders: dict[str, _Order] = {}
+
+    async def on_start(self) -> None:
+        self.hub.recorder.on_connected.append(self._watch_master)
+        if self.hub.recorder.ib is not None:
+            await self._watch_master(self.hub.recorder)
+
+    async def _watch_master(self, client: ManagedClient) -> None:
+        """The master client reports every order, including those whose own client is gone."""
+        ib = client.ib
+        if ib is not None and self._on_trade not in ib.orderStatusEvent:
+            ib.orderStatusEvent += self._on_trade
+
+    # --- messages -----------------------------------------------------------------------------------
+
+    async def handle(self, message: Any) -> Any:
+        match message:
+            case PlaceOrder():
+                return await self._place(message)
+            case CancelOrder(order_ref=order_ref):
+                return await self._cancel(order_ref)
+            case ModifyOrder():
+                return await self._modify(message)
+            case TradeStatusSeen():
+                await self._status_seen(message)
+        return None
+
+    async def _place(self, command: PlaceOrder) -> OrderReply:
+        request, order_ref = command.request, command.order_ref
+        known = self.orders.get(order_ref)
+        if known is not None:  # a retried command: the order exists, never send it twice
+            return OrderReply(accepted=known.status.state is not OrderState.REJECTED, status=known.status)
+        pending = self._status(request, order_ref, OrderState.PENDING, remaining=abs(request.qty))
+        record = _Order(request, order_ref, pending)
+        self.orders[order_ref] = record
+        await self.journal.record_order_event(pending)  # durable before it can reach IB
+        instrument = self.instruments.by_con_id(request.con_id) if request.con_id is not None else None
+        if instrument is None:
+            return await self._reject(record, f"instrument {request.symbol!r} was not qualified with IB")
+        client = await self.hub.client_for(request.strategy_id)
+        if not client.connected or client.ib is None:
+            return await self._reject(record, f"IB client {client.client_id} is not connected")
+        if client.holding_orders:
+            return await self._reject(record, "IB reports lost connectivity (1100); new orders are held back")
+        record.client = client
+        trade = client.ib.placeOrder(contract_for(instrument), build_order(request, order_ref, self.account))
+        record.trade = trade
+        trade.statusEvent += self._on_trade
+        self.log.info(
+            "order.sent",
+            order_ref=order_ref,
+            strategy_id=request.strategy_id,
+            client_id=client.client_id,
+            symbol=request.symbol,
+            qty=request.qty,
+            order_type=str(request.order_type),
+        )
+        self._announce(record.status)
+        return OrderReply(accepted=True, status=record.status)
+
+    async def _cancel(self, order_ref: str) -> OrderReply:
+        record = self.orders.get(order_ref)
+        if record is None:
+            raise KeyError(f"unknown order {order_ref!r}")
+        if record.status.state.is_done:
+            return OrderReply(accepted=False, status=record.status)
+        client, trade = record.client, record.trade
+        if client is None or trade is None or client.ib is None or not client.connected:
+            owner = "?" if client is None else client.client_id
+            reason = f"cannot cancel {order_ref}: its client {owner} is not connected"
+            return OrderReply(accepted=False, status=msgspec.structs.replace(record.status, reason=reason))
+        client.ib.cancelOrder(trade.order)
+        return OrderReply(accepted=True, status=record.status)
+
+    async def _modify(self, command: ModifyOrder) -> OrderReply:
+        record = self.orders.get(command.order_ref)
+        if record is None:
+            raise KeyError(f"unknown order {command.order_ref!r}")
+        client, trade = record.client, record.trade
+        if record.status.state.is_done or client is None or trade is None or client.ib is None:
+            return OrderReply(accepted=False, status=record.status)
+        order = trade.order
+        if command.qty is not None:
+            order.totalQuantity = abs(command.qty)
+        if command.limit_price is not None:
+            order.lmtPrice = command.limit_price
+        if command.stop_price is not None:
+            order.auxPrice = command.stop_price
+        client.ib.placeOrder(trade.contract, order)
+        return OrderReply(accepted=True, status=record.status)
+
+    async def _status_seen(self, seen: TradeStatusSeen) -> None:
+        record = self.orders.get(seen.order_ref)
+        if record is None:
+            return  # not a MATS order, or one from before a restart not yet rebuilt
+        state = _IB_STATES.get(seen.ib_status, record.status.state)
+        if state is OrderState.SUBMITTED and seen.filled > 0:
+            state = OrderState.PARTIALLY_FILLED
+        if record.status.state.is_done and not state.is_done:
+            return  # a late report from the other client: an order never comes back to life
+        updated = msgspec.structs.replace(
+            record.status,
+            state=state,
+            filled=seen.filled,
+            remaining=seen.remaining if not state.is_done else 0.0,
+            avg_fill_price=seen.avg_fill_price,
+            perm_id=seen.perm_id or record.status.perm_id,
+            reason=seen.reason or record.status.reason,
+            at=datetime.now(UTC),
+        )
+        if _same(updated, record.status):
+            return
+        record.status = updated
+        await self.journal.record_order_event(updated)
+        self._announce(updated)
+        if self.route is not None:
+            result = self.route(updated.strategy_id, updated)
+            if result is not None:
+                await result
+
+    async def _reject(self, record: _Order, reason: str) -> OrderReply:
+        rejected = msgspec.structs.replace(
+            record.status, state=OrderState.REJECTED, remaining=0.0, reason=reason, at=datetime.now(UTC)
+        )
+        record.status = rejected
+        await self.journal.record_order_event(rejected)
+        self.log.warning("order.rejected", order_ref=record.order_ref, reason=reason)
+        self._announce(rejected)
+        return OrderReply(accepted=False, status=rejected)
+
+    # --- ib_async callbacks (synchronous, on the loop) --------------------------------------------------
+
+    def _on_trade(self, trade: Trade) -> None:
+        ref = trade.order.orderRef
+        if not ref or ref not in self.orders:
+            return
+        status = trade.orderStatus
+        ib_status, reason = status.status, ""
+        last = trade.log[-1] if trade.log else None
+        # ib_async turns an order error (201 …) into "Cancelled"; the code in its log says it was a rejection.
+        rejected = last is not None and (
+            ib_status == "Inactive"
+            or (ib_status == "Cancelled" and classify(last.errorCode).signal is Signal.ORDER_REJECTED)
+        )
+        if rejected and last is not None:
+            ib_status, reason = "Inactive", last.message or "rejected by IB"
+        self.tell_nowait(
+            TradeStatusSeen(
+                order_ref=ref,
+                ib_status=ib_status,
+                filled=float(status.filled),
+                remaining=float(status.remaining),
+                avg_fill_price=float(status.avgFillPrice),
+                perm_id=int(trade.order.permId or status.permId or 0),
+                reason=reason,
+            )
+        )
+
+    # --- helpers ------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _status(request: OrderRequest, order_ref: str, state: OrderState, *, remaining: float) -> OrderStatus:
+        return OrderStatus(
+            order_ref=OrderRef(order_ref),
+            strategy_id=StrategyId(request.strategy_id),
+            symbol=request.symbol,
+            state=state,
+            qty=request.qty,
+            remaining=remaining,
+            at=datetime.now(UTC),
+        )
+
+    def _announce(self, status: OrderStatus) -> None:
+        if self.bus is not None:
+            self.bus.publish(OrderStatusChanged(status=status))
+
+
+def _same(a: OrderStatus, b: OrderStatus) -> bool:
+    return (
+        a.state == b.state
+        and math.isclose(a.filled, b.filled)
+        and math.isclose(a.remaining, b.remaining)
+        and math.isclose(a.avg_fill_price, b.avg_fill_price)
+        and a.perm_id == b.perm_id
+        and a.reason == b.reason
+    )

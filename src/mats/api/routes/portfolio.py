@@ -1,0 +1,158 @@
+"""``GET /api/portfolio`` (the pinned shape), fills and orders: read from the actors' memory, so a
+read never waits on storage or delays trading."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import msgspec
+from litestar import get, post
+from litestar.exceptions import HTTPException, NotFoundException
+
+from mats.accounting import market_value, unrealized_pnl
+from mats.api.context import Ctx
+from mats.api.routes.strategies import trading_of
+from mats.messages import CancelOrder
+from mats.model import DISCRETIONARY
+
+
+class PositionOut(msgspec.Struct, frozen=True):
+    strategy_id: str
+    symbol: str
+    con_id: int
+    qty: float
+    avg_cost: float
+    market_price: float | None
+    market_value: float | None
+    unrealized_pnl: float | None
+    realized_pnl: float
+    currency: str
+
+
+class PortfolioOut(msgspec.Struct, frozen=True):
+    account: str
+    base_currency: str
+    total_equity: float
+    as_of: datetime
+    positions: list[PositionOut]
+    reconciliation: list[dict[str, object]]
+
+
+class FillOut(msgspec.Struct, frozen=True):
+    exec_id: str
+    time: datetime
+    strategy_id: str
+    order_ref: str
+    symbol: str
+    con_id: int
+    side: str
+    qty: float
+    price: float
+    commission: float | None
+    currency: str
+
+
+class OrderOut(msgspec.Struct, frozen=True):
+    order_ref: str
+    strategy_id: str
+    symbol: str
+    state: str
+    qty: float
+    filled: float
+    remaining: float
+    avg_fill_price: float
+    perm_id: int | None
+    reason: str
+    at: datetime | None
+
+
+@get("/api/portfolio", sync_to_thread=False)
+def read_portfolio(ctx: Ctx) -> PortfolioOut:
+    trading = trading_of(ctx)
+    portfolio, broker = trading.portfolio, trading.broker
+    hub = ctx.engine.hub
+    prices = _last_prices(ctx)
+    positions = []
+    if portfolio is not None:
+        for p in portfolio.positions():
+            if p.qty == 0 and p.realized_pnl == 0:
+                continue
+            price = prices.get(p.con_id)
+            positions.append(
+                PositionOut(
+                    strategy_id=p.strategy_id,
+                    symbol=p.symbol,
+                    con_id=p.con_id,
+                    qty=p.qty,
+                    avg_cost=p.avg_cost,
+                    market_price=price,
+                    market_value=market_value(p, price) if price is not None else None,
+                    unrealized_pnl=unrealized_pnl(p, price) if price is not None else None,
+                    realized_pnl=p.realized_pnl,
+                    currency=p.currency,
+                )
+            )
+    positions.sort(key=lambda p: (p.strategy_id == DISCRETIONARY, p.strategy_id, p.symbol))
+    account = ctx.settings.ib.account
+    if not account and hub is not None and hub.engine.ib is not None:
+        account = next(iter(hub.engine.ib.managedAccounts()), "")
+    return PortfolioOut(
+        account=account,
+        base_currency=ctx.settings.base_currency,
+        total_equity=broker.total_equity() if broker is not None else 0.0,
+        as_of=datetime.now(UTC),
+        positions=positions,
+        reconciliation=[],  # filled in by the reconciliation work (DESIGN section 5)
+    )
+
+
+@get("/api/fills", sync_to_thread=False)
+def read_fills(ctx: Ctx, strategy_id: str | None = None, limit: int = 500) -> list[FillOut]:
+    portfolio = trading_of(ctx).portfolio
+    fills = [] if portfolio is None else portfolio.fills()
+    if strategy_id is not None:
+        fills = [f for f in fills if f.strategy_id == strategy_id]
+    out = [
+        FillOut(f.exec_id, f.exec_time, f.strategy_id, f.order_ref, f.symbol, f.con_id, str(f.side), f.qty,
+                f.price, f.commission, f.currency)
+        for f in fills[-max(limit, 0):]
+    ]  # fmt: skip
+    return list(reversed(out))  # newest first, as a blotter reads
+
+
+@get("/api/orders", sync_to_thread=False)
+def read_orders(ctx: Ctx, strategy_id: str | None = None, open_only: bool = False) -> list[OrderOut]:
+    trades = trading_of(ctx).trades
+    statuses = [] if trades is None else [o.status for o in trades.orders.values()]
+    if strategy_id is not None:
+        statuses = [s for s in statuses if s.strategy_id == strategy_id]
+    if open_only:
+        statuses = [s for s in statuses if not s.state.is_done]
+    return [
+        OrderOut(s.order_ref, s.strategy_id, s.symbol, s.state.value, s.qty, s.filled, s.remaining,
+                 s.avg_fill_price, s.perm_id, s.reason, s.at)
+        for s in reversed(statuses)
+    ]  # fmt: skip
+
+
+@post("/api/orders/{order_ref:str}/cancel")
+async def cancel_order(ctx: Ctx, order_ref: str) -> OrderOut:
+    trades = trading_of(ctx).trades
+    if trades is None or order_ref not in trades.orders:
+        raise NotFoundException(f"unknown order {order_ref!r}")
+    reply = await trades.ask(CancelOrder(order_ref=order_ref), timeout=10)
+    s = reply.status
+    if not reply.accepted:
+        raise HTTPException(
+            status_code=409, detail=s.reason or f"order {order_ref} is already {s.state.value}"
+        )
+    return OrderOut(s.order_ref, s.strategy_id, s.symbol, s.state.value, s.qty, s.filled, s.remaining,
+                    s.avg_fill_price, s.perm_id, s.reason, s.at)  # fmt: skip
+
+
+def _last_prices(ctx: Ctx) -> dict[int, float]:
+    """Market prices IB reports for the account's positions (the engine client's portfolio updates)."""
+    hub = ctx.engine.hub
+    if hub is None or hub.engine.ib is None:
+        return {}
+    return {item.contract.conId: float(item.marketPrice) for item in hub.engine.ib.portfolio()}

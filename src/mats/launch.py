@@ -1,0 +1,74 @@
+"""What ``mats serve`` and ``mats demo`` put together; the CLI only parses arguments and calls these.
+
+``serve``: the engine, its IB clients against the configured Gateway/TWS, and the API + UI.
+``demo``: the same, against an in-process simulator on an ephemeral loopback port, on its own data dir.
+"""
+
+from __future__ import annotations
+
+import sys
+from contextlib import AsyncExitStack
+from typing import TextIO
+
+import msgspec
+import structlog
+
+from mats.api.auth import ApiToken, load_or_create_token
+from mats.api.server import ApiServer
+from mats.config import Settings
+from mats.engine import Engine
+from mats.ib.hub import IBHub
+from mats.trading import LiveTrading
+
+log = structlog.get_logger("mats.launch")
+
+
+def build_engine(
+    settings: Settings, token: ApiToken, *, web_port: int | None = None
+) -> tuple[Engine, ApiServer]:
+    engine = Engine(settings)
+    hub = IBHub(settings.ib, bus=engine.bus)
+    engine.hub = hub
+    trading = LiveTrading()
+    engine.trading = trading
+    api = ApiServer(token, port=web_port)
+    engine.components.extend([hub, trading, api])
+    return engine, api
+
+
+async def serve(settings: Settings, *, web_port: int | None = None, out: TextIO = sys.stdout) -> None:
+    token = load_or_create_token(settings.data_dir)
+    engine, api = build_engine(settings, token, web_port=web_port)
+
+    async def announce() -> None:
+        shown = token.reveal() if token.generated else f"in {settings.data_dir}/api_token (or MATS_API_TOKEN)"
+        _print_banner(out, api.url, shown, extra=f"IB Gateway/TWS: {settings.ib.host}:{settings.ib.port}")
+
+    await engine.run(on_ready=announce)
+
+
+async def demo(settings: Settings, *, web_port: int | None = None, out: TextIO = sys.stdout) -> None:
+    """Everything in one process: the simulator, the engine and the API, on ``settings.data_dir``."""
+    from mats.sim import SimServer  # the simulator is only needed here
+
+    async with AsyncExitStack() as stack:
+        sim = await stack.enter_async_context(SimServer(host="127.0.0.1", port=0, account="DU0000001"))
+        ib = msgspec.structs.replace(settings.ib, host="127.0.0.1", port=sim.port, account="DU0000001")
+        settings = msgspec.structs.replace(settings, ib=ib)
+        token = load_or_create_token(settings.data_dir)
+        engine, api = build_engine(settings, token, web_port=web_port)
+
+        async def announce() -> None:
+            _print_banner(
+                out, api.url, token.reveal(), extra=f"simulator: 127.0.0.1:{sim.port} (account DU0000001)"
+            )
+
+        await engine.run(on_ready=announce)
+
+
+def _print_banner(out: TextIO, url: str, token: str, *, extra: str) -> None:
+    """The token is printed for the person at the terminal; it never goes to the logs."""
+    print(f"MATS is running: {url}/", file=out)
+    print(f"  API token: {token}", file=out)
+    print(f"  {extra}", file=out)
+    print("  Ctrl-C stops it.", file=out, flush=True)

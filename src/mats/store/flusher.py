@@ -1,0 +1,231 @@
+"""Flusher: journal rows → ArcticDB in micro-batches, exactly once.
+
+Each flush appends, per symbol (``{account}/fills``, ``{account}/orders``), the journal rows after that
+symbol's last flushed sequence, in journal order, in ONE append whose metadata records ``last_seq`` (and the
+journal's id). ArcticDB writes the version reference last, so the rows and their ``last_seq`` become visible
+together or not at all: a flush interrupted anywhere is re-done from the metadata on the next start, never
+lost and never repeated. The journal's own mark is only a hint written after the append.
+
+If ArcticDB fails or stalls, the journal keeps acknowledging fills (it runs on its own thread), the flusher
+reports ``degraded`` (property + callback), backs off, re-reads the metadata (a failed call may have landed)
+and flushes the backlog when storage returns."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+import pandas as pd
+import structlog
+
+from mats.store.arctic import ArcticStore
+from mats.store.crashpoints import AFTER_ARCTIC_APPEND_BEFORE_MARK, MID_FLUSH, crash_point
+from mats.store.journal import Journal
+from mats.store.schemas import FILLS_SYMBOL, ORDERS_SYMBOL
+
+log = structlog.get_logger(__name__)
+
+STREAMS = (FILLS_SYMBOL, ORDERS_SYMBOL)
+
+DegradedCallback = Callable[[bool, str], None]
+FlushListener = Callable[[str, pd.DataFrame], None]
+
+
+class Flusher:
+    """Moves one account's journal rows to ``{account}/fills`` and ``{account}/orders``; run it as a task."""
+
+    def __init__(
+        self,
+        journal: Journal,
+        store: ArcticStore,
+        account: str,
+        *,
+        max_rows: int = 10_000,
+        interval: float = 0.1,
+        stall_after: float = 2.0,
+        backoff: tuple[float, float] = (0.1, 5.0),
+        on_degraded: DegradedCallback | None = None,
+    ) -> None:
+        self.journal = journal
+        self.store = store
+        self.account = account
+        self.max_rows = max_rows
+        self.interval = interval
+        self.stall_after = stall_after
+        self.backoff = backoff
+        self.flushed: dict[str, int] = dict.fromkeys(STREAMS, 0)
+        self._on_degraded = on_degraded
+        self._listeners: list[FlushListener] = []
+        self._degraded = False
+        self._degraded_reason = ""
+        self._synced = False
+        self._seen_committed = -1  # journal.committed_seq when the journal last had nothing more for us
+        self._wake = anyio.Event()
+        self._progress = anyio.Event()
+        self._log = log.bind(account=account)
+        journal.add_commit_listener(self._on_commit)
+
+    # ---- state ------------------------------------------------------------------------------------------
+
+    @property
+    def degraded(self) -> bool:
+        """True while ArcticDB is failing or stalled; the journal holds everything meanwhile."""
+        return self._degraded
+
+    @property
+    def degraded_reason(self) -> str:
+        return self._degraded_reason
+
+    @property
+    def pending(self) -> bool:
+        return self.journal.committed_seq != self._seen_committed
+
+    def add_listener(self, listener: FlushListener) -> None:
+        """Called with (symbol, rows) after rows reached ArcticDB (e.g. to keep a FoldedFills view warm)."""
+        self._listeners.append(listener)
+
+    def _set_degraded(self, degraded: bool, reason: str) -> None:
+        if degraded == self._degraded:
+            return
+        self._degraded, self._degraded_reason = degraded, reason
+        if degraded:
+            self._log.warning("flush.degraded", reason=reason, journal_seq=self.journal.committed_seq)
+        else:
+            self._log.info("flush.recovered", flushed=dict(self.flushed))
+        if self._on_degraded is not None:
+            self._on_degraded(degraded, reason)
+
+    def _on_commit(self, committed: int) -> None:
+        if committed - max(self._seen_committed, 0) >= self.max_rows:
+            self._wake.set()
+
+    # ---- recovery ---------------------------------------------------------------------------------------
+
+    async def recover(self) -> dict[str, int]:
+        """Read each symbol's last flushed sequence from ArcticDB (the authority) and resume after it."""
+        for stream in STREAMS:
+            meta = await self.store.read_metadata(self.account, stream)
+            last = 0
+            if isinstance(meta, dict) and meta.get("journal_id") == self.journal.journal_id:
+                last = int(meta.get("last_seq", 0))
+            elif isinstance(meta, dict):
+                self._log.warning(
+                    "flush.foreign_journal",
+                    symbol=stream,
+                    stored_journal=meta.get("journal_id"),
+                    journal=self.journal.journal_id,
+                    detail="symbol holds rows of another journal; appending this journal's rows after them",
+                )
+            mark = await self.journal.flushed_mark(stream)
+            if mark > last:
+                self._log.warning(
+                    "flush.mark_ahead",
+                    symbol=stream,
+                    mark=mark,
+                    stored=last,
+                    detail="ArcticDB has fewer rows than the journal recorded; re-flushing them",
+                )
+            self.flushed[stream] = last
+        self._synced = True
+        self._seen_committed = -1
+        self._log.info("flush.recovered_position", flushed=dict(self.flushed))
+        return dict(self.flushed)
+
+    # ---- flushing ---------------------------------------------------------------------------------------
+
+    async def flush_once(self) -> int:
+        """One append per symbol with the rows after its last flushed sequence; returns rows written."""
+        if not self._synced:
+            await self.recover()
+        committed = self.journal.committed_seq
+        written = 0
+        more = False
+        for stream in STREAMS:
+            n, full = await self._flush_stream(stream)
+            written += n
+            more = more or full
+        if not more:
+            self._seen_committed = committed
+        if written:
+            self._progress.set()
+            self._progress = anyio.Event()
+        return written
+
+    async def _flush_stream(self, stream: str) -> tuple[int, bool]:
+        since = self.flushed[stream]
+        reader: Callable[[int, int], Awaitable[pd.DataFrame]] = (
+            self.journal.fills_since if stream == FILLS_SYMBOL else self.journal.orders_since
+        )
+        rows = await reader(since, self.max_rows)
+        if rows.empty:
+            return 0, False
+        last_seq = int(rows["seq"].iloc[-1])
+        metadata: dict[str, Any] = {"journal_id": self.journal.journal_id, "last_seq": last_seq}
+        crash_point(MID_FLUSH)
+        await self.store.append(self.account, stream, rows, metadata=metadata)
+        crash_point(AFTER_ARCTIC_APPEND_BEFORE_MARK)
+        self.flushed[stream] = last_seq
+        await self.journal.mark_flushed(stream, last_seq)
+        self._log.debug("flush.done", symbol=stream, rows=len(rows), last_seq=last_seq)
+        for listener in self._listeners:
+            listener(stream, rows)
+        return len(rows), len(rows) >= self.max_rows
+
+    async def _flush_guarded(self) -> int:
+        """flush_once, reporting degraded if it fails or takes longer than ``stall_after``."""
+
+        async def watch_stall() -> None:
+            await anyio.sleep(self.stall_after)
+            self._set_degraded(True, f"storage call stalled for more than {self.stall_after:g}s")
+
+        error: Exception | None = None
+        written = 0
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(watch_stall)
+            try:
+                written = await self.flush_once()
+            except Exception as exc:  # raised below, outside the group, so callers see it unwrapped
+                error = exc
+            finally:
+                tg.cancel_scope.cancel()
+        if error is not None:
+            raise error
+        self._set_degraded(False, "")
+        return written
+
+    async def run(self) -> None:
+        """Flush every ``interval`` seconds or ``max_rows`` rows, for ever; back off while ArcticDB fails."""
+        delay = self.backoff[0]
+        while True:
+            if not self.pending:
+                with anyio.move_on_after(self.interval):
+                    await self._wake.wait()
+            self._wake = anyio.Event()
+            if not self.pending:
+                continue
+            try:
+                await self._flush_guarded()
+                delay = self.backoff[0]
+            except Exception as exc:
+                self._synced = False
+                self._set_degraded(True, f"{type(exc).__name__}: {exc}"[:500])
+                self._log.error(
+                    "flush.failed",
+                    error=repr(exc)[:500],
+                    retry_in=delay,
+                    kept=f"journal keeps every row after {dict(self.flushed)}",
+                )
+                await anyio.sleep(delay)
+                delay = min(delay * 2, self.backoff[1])
+
+    async def wait_flushed(self, seq: int | None = None, timeout: float = 30.0) -> None:
+        """Wait until every journal row up to ``seq`` (default: everything committed now) is in ArcticDB."""
+        target = self.journal.committed_seq if seq is None else seq
+        with anyio.fail_after(timeout):
+            while not (self._seen_committed >= target and not self._degraded and self._synced):
+                progress = self._progress
+                self._wake.set()
+                with anyio.move_on_after(min(self.interval, 0.05) if math.isfinite(self.interval) else 0.05):
+                    await progress.wait()

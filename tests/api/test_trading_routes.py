@@ -1,0 +1,158 @@
+"""Strategy, portfolio, fill and order routes against a running engine trading with the simulator."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import msgspec
+import pytest
+
+from live.support import free_port, wait_for_event
+from mats.api.app import create_app
+from mats.api.auth import ApiToken
+from mats.api.context import ApiContext
+from mats.config import load_settings
+from mats.engine import Engine
+from mats.ib import Backoff, IBHub
+from mats.messages import CommissionCharged
+from mats.model import Bar
+from mats.sim import SimServer
+from mats.trading import LiveTrading
+
+from .conftest import TOKEN
+
+
+@pytest.fixture
+async def trading_api(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Engine, SimServer]]:
+    async with SimServer(port=free_port(), price_interval=0, account_push_interval=0.01) as sim:
+        settings = load_settings(None, environ={}, overrides={"data_dir": str(tmp_path)})
+        settings = msgspec.structs.replace(
+            settings, ib=msgspec.structs.replace(settings.ib, port=sim.port, connect_timeout=2.0)
+        )
+        engine = Engine(settings)
+        engine.hub = IBHub(settings.ib, bus=engine.bus, backoff=Backoff(initial=0.05, maximum=0.2))
+        engine.trading = LiveTrading()
+        engine.components.extend([engine.hub, engine.trading])
+        running = asyncio.create_task(engine.run(handle_signals=False))
+        await asyncio.wait_for(engine.ready.wait(), 20)
+        app = create_app(ApiContext(engine=engine, token=ApiToken(TOKEN)), web_dist=None)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://127.0.0.1",
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        ) as client:
+            try:
+                yield client, engine, sim
+            finally:
+                engine.request_shutdown("test over")
+                await asyncio.wait_for(running, 20)
+
+
+REGISTRATION = {
+    "strategy_id": "pulse_aapl",
+    "cls": "strategies.pulse:Pulse",
+    "symbols": ["AAPL"],
+    "params": {"qty": 7, "every": 1},
+    "target_weight": 0.1,
+    "equity": None,
+    "bar_size": "1min",
+}
+
+
+async def test_register_start_trade_and_read_back_what_the_simulator_executed(
+    trading_api: tuple[httpx.AsyncClient, Engine, SimServer],
+) -> None:
+    api, engine, sim = trading_api
+    charges = engine.bus.subscribe(types={"fill"})
+    created = await api.post("/api/strategies", json=REGISTRATION)
+    assert created.status_code == 201, created.text
+    assert created.json()["status"] == "registered"
+    started = await api.post("/api/strategies/pulse_aapl/start")
+    assert started.status_code == 201 and started.json()["status"] == "running"
+    assert started.json()["client_id"] == 1
+
+    sim.control.set_price("AAPL", 187.25)
+    assert engine.trading is not None
+    actor = engine.trading.actors["pulse_aapl"]
+    await actor.tell(Bar("AAPL", datetime.now(UTC), 187.25, 187.25, 187.25, 187.25))
+    await wait_for_event(charges, lambda e: isinstance(e, CommissionCharged))
+
+    [execution] = sim.control.executions()
+    [fill] = (await api.get("/api/fills")).json()
+    assert (fill["strategy_id"], fill["qty"], fill["price"], fill["side"]) == ("pulse_aapl", 7, 187.25, "BUY")
+    assert fill["commission"] == pytest.approx(execution.commission.commission)
+    assert fill["exec_id"] == execution.execution.exec_id
+
+    portfolio = (await api.get("/api/portfolio")).json()
+    assert portfolio["account"] == "DU0000001" and portfolio["base_currency"] == "USD"
+    [position] = portfolio["positions"]
+    assert (position["strategy_id"], position["qty"], position["avg_cost"]) == ("pulse_aapl", 7, 187.25)
+    assert portfolio["total_equity"] > 0
+
+    [order] = (await api.get("/api/orders")).json()
+    assert (
+        order["state"] == "Filled"
+        and order["filled"] == 7
+        and order["order_ref"].startswith("mats:pulse_aapl:")
+    )
+    stopped = await api.post("/api/strategies/pulse_aapl/stop")
+    assert stopped.json()["status"] == "stopped"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({**REGISTRATION, "cls": "os:system"}, "cls"),
+        ({**REGISTRATION, "cls": "strategies.pulse:NoSuchClass"}, "cls"),
+        ({**REGISTRATION, "target_weight": "lots"}, "target_weight"),
+        ({**REGISTRATION, "colour": "red"}, "colour"),
+        ({k: v for k, v in REGISTRATION.items() if k != "cls"}, "cls"),
+        ({**REGISTRATION, "strategy_id": "has spaces"}, "strategy_id"),
+    ],
+)
+async def test_bad_registrations_are_refused_naming_the_field(
+    trading_api: tuple[httpx.AsyncClient, Engine, SimServer], body: dict[str, object], field: str
+) -> None:
+    api, _, _ = trading_api
+    response = await api.post("/api/strategies", json=body)
+    assert response.status_code == 400, response.text
+    assert field in response.json()["detail"]
+    assert (await api.get("/api/strategies")).json() == []  # nothing half-registered
+
+
+async def test_unknown_ids_are_404_and_the_token_is_required(
+    trading_api: tuple[httpx.AsyncClient, Engine, SimServer],
+) -> None:
+    api, _, _ = trading_api
+    for method, path in [
+        ("GET", "/api/strategies/nope"),
+        ("PATCH", "/api/strategies/nope"),
+        ("DELETE", "/api/strategies/nope"),
+        ("POST", "/api/strategies/nope/start"),
+        ("POST", "/api/orders/mats:nope:1/cancel"),
+    ]:
+        response = await api.request(method, path, json={} if method == "PATCH" else None)
+        assert response.status_code == 404, (method, path, response.text)
+        anonymous = await api.request(method, path, headers={"Authorization": ""})
+        assert anonymous.status_code == 401
+
+
+async def test_patch_changes_params_with_validation(
+    trading_api: tuple[httpx.AsyncClient, Engine, SimServer],
+) -> None:
+    api, _, _ = trading_api
+    await api.post("/api/strategies", json=REGISTRATION)
+    changed = await api.patch(
+        "/api/strategies/pulse_aapl", json={"params": {"qty": 3, "every": 2}, "target_weight": 0.2}
+    )
+    assert changed.status_code == 200 and changed.json()["params"] == {"qty": 3, "every": 2}
+    assert changed.json()["target_weight"] == 0.2
+    bad = await api.patch("/api/strategies/pulse_aapl", json={"target_weight": 3})
+    assert bad.status_code == 400 and "target_weight" in bad.json()["detail"]
+    deleted = await api.delete("/api/strategies/pulse_aapl")
+    assert deleted.status_code == 204
+    assert (await api.get("/api/strategies/pulse_aapl")).status_code == 404

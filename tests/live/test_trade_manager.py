@@ -1,0 +1,100 @@
+"""TradeManager against the simulator: orders journaled first, then every state change folded in."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from mats.actors import EventBus, Supervisor
+from mats.actors.trades import OrderReply, TradeManager
+from mats.ib import IBHub
+from mats.ib.contracts import IBInstrumentResolver
+from mats.messages import CancelOrder, ModifyOrder, OrderStatusChanged, PlaceOrder
+from mats.model import OrderRequest, OrderState, OrderType, StrategyId
+from mats.sim import SimServer
+from mats.store.journal import Journal
+
+from .conftest import wait_for_event
+
+
+async def start_trading(hub: IBHub, journal: Journal, bus: EventBus, supervisor: Supervisor) -> TradeManager:
+    await hub.start()
+    assert hub.engine.ib is not None
+    instruments = IBInstrumentResolver(hub.engine.ib)
+    for spec in ("AAPL", "MSFT"):
+        await instruments.qualify(spec)
+    return await supervisor.spawn(TradeManager(hub, journal, instruments, bus=bus))  # type: ignore[return-value]
+
+
+def request(manager: TradeManager, strategy: str, symbol: str, qty: float, **kwargs: Any) -> OrderRequest:
+    instrument = manager.instruments.resolve(symbol)
+    return OrderRequest(StrategyId(strategy), instrument.key, qty, con_id=instrument.con_id, **kwargs)
+
+
+def final(status: str) -> Any:
+    return lambda e: isinstance(e, OrderStatusChanged) and e.status.state.value == status
+
+
+async def test_partial_fills_modify_cancel_and_reject_match_the_simulator(
+    sim: SimServer, hub: IBHub, journal: Journal, bus: EventBus
+) -> None:
+    orders = bus.subscribe(types={"order"})
+    async with Supervisor() as supervisor:
+        manager = await start_trading(hub, journal, bus, supervisor)
+        sim.control.set_price("AAPL", 200.0)
+        sim.control.set_fill_slices(4)
+
+        reply: OrderReply = await manager.ask(
+            PlaceOrder(request=request(manager, "s1", "AAPL", 100), order_ref="mats:s1:A")
+        )
+        assert reply.accepted and reply.status.state is OrderState.PENDING
+        filled = await wait_for_event(orders, final("Filled"))
+        assert (filled.status.filled, filled.status.remaining, filled.status.avg_fill_price) == (
+            100,
+            0,
+            200.0,
+        )
+        assert filled.status.perm_id == sim.control.executions()[0].execution.perm_id
+
+        limit = request(manager, "s2", "MSFT", -50, order_type=OrderType.LIMIT, limit_price=450.0)
+        sim.control.set_price("MSFT", 400.0)
+        await manager.ask(PlaceOrder(request=limit, order_ref="mats:s2:B"))
+        await wait_for_event(
+            orders, lambda e: e.status.order_ref == "mats:s2:B" and e.status.state is OrderState.SUBMITTED
+        )
+        modified = await manager.ask(ModifyOrder(order_ref="mats:s2:B", qty=-40, limit_price=455.0))
+        assert modified.accepted
+        owner = manager.orders["mats:s2:B"].client
+        assert owner is not None and owner.ib is not None
+        async with asyncio.timeout(5):
+            while sim.control.open_orders()[0].ticket.total_quantity != 40:
+                await owner.ib.updateEvent  # each message the owner's client processes
+        assert sim.control.open_orders()[0].ticket.lmt_price == 455.0
+        cancelled = await manager.ask(CancelOrder(order_ref="mats:s2:B"))
+        assert cancelled.accepted
+        done = await wait_for_event(orders, final("Cancelled"))
+        assert (done.status.order_ref, done.status.filled) == ("mats:s2:B", 0)
+
+        sim.control.reject_next_order("no shares to short")
+        await manager.ask(PlaceOrder(request=request(manager, "s3", "AAPL", -10), order_ref="mats:s3:C"))
+        rejected = await wait_for_event(orders, final("Rejected"))
+        assert rejected.status.order_ref == "mats:s3:C" and "no shares to short" in rejected.status.reason
+
+    journaled = {o.order_ref: o for o in await journal.current_orders()}
+    assert journaled["mats:s1:A"].state is OrderState.FILLED and journaled["mats:s1:A"].filled == 100
+    assert journaled["mats:s2:B"].state is OrderState.CANCELLED
+    assert journaled["mats:s3:C"].state is OrderState.REJECTED
+
+
+async def test_an_order_is_never_sent_twice_for_one_order_ref(
+    sim: SimServer, hub: IBHub, journal: Journal, bus: EventBus
+) -> None:
+    orders = bus.subscribe(types={"order"})
+    async with Supervisor() as supervisor:
+        manager = await start_trading(hub, journal, bus, supervisor)
+        sim.control.set_price("AAPL", 150.0)
+        command = PlaceOrder(request=request(manager, "s1", "AAPL", 5), order_ref="mats:s1:ONCE")
+        await manager.ask(command)
+        await manager.ask(command)  # a retry after a timeout, say
+        await wait_for_event(orders, final("Filled"))
+    assert len(sim.control.executions()) == 1 and len(sim.control.orders()) == 1
