@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import msgspec
 from litestar import get, post
 from litestar.exceptions import HTTPException, NotFoundException
+from litestar.params import FromPath, FromQuery
 
 from mats.accounting import market_value, unrealized_pnl
 from mats.api.context import Ctx
@@ -107,7 +108,9 @@ def read_portfolio(ctx: Ctx) -> PortfolioOut:
 
 
 @get("/api/fills", sync_to_thread=False)
-def read_fills(ctx: Ctx, strategy_id: str | None = None, limit: int = 500) -> list[FillOut]:
+def read_fills(
+    ctx: Ctx, strategy_id: FromQuery[str | None] = None, limit: FromQuery[int] = 500
+) -> list[FillOut]:
     portfolio = trading_of(ctx).portfolio
     fills = [] if portfolio is None else portfolio.fills()
     if strategy_id is not None:
@@ -121,7 +124,9 @@ def read_fills(ctx: Ctx, strategy_id: str | None = None, limit: int = 500) -> li
 
 
 @get("/api/orders", sync_to_thread=False)
-def read_orders(ctx: Ctx, strategy_id: str | None = None, open_only: bool = False) -> list[OrderOut]:
+def read_orders(
+    ctx: Ctx, strategy_id: FromQuery[str | None] = None, open_only: FromQuery[bool] = False
+) -> list[OrderOut]:
     trades = trading_of(ctx).trades
     statuses = [] if trades is None else [o.status for o in trades.orders.values()]
     if strategy_id is not None:
@@ -136,7 +141,7 @@ def read_orders(ctx: Ctx, strategy_id: str | None = None, open_only: bool = Fals
 
 
 @post("/api/orders/{order_ref:str}/cancel")
-async def cancel_order(ctx: Ctx, order_ref: str) -> OrderOut:
+async def cancel_order(ctx: Ctx, order_ref: FromPath[str]) -> OrderOut:
     trades = trading_of(ctx).trades
     if trades is None or order_ref not in trades.orders:
         raise NotFoundException(f"unknown order {order_ref!r}")

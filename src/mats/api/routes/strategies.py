@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import msgspec
 from litestar import delete, get, patch, post
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
-from litestar.params import JSONBody
+from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from mats.actors.strategy import StrategyLoadError
@@ -84,12 +84,14 @@ async def register_strategy(ctx: Ctx, data: JSONBody[dict[str, Any]]) -> Strateg
 
 
 @get("/api/strategies/{strategy_id:str}", sync_to_thread=False)
-def read_strategy(ctx: Ctx, strategy_id: str) -> StrategyOut:
+def read_strategy(ctx: Ctx, strategy_id: FromPath[str]) -> StrategyOut:
     return _out(trading_of(ctx), strategy_id)
 
 
 @patch("/api/strategies/{strategy_id:str}")
-async def change_strategy(ctx: Ctx, strategy_id: str, data: JSONBody[dict[str, Any]]) -> StrategyOut:
+async def change_strategy(
+    ctx: Ctx, strategy_id: FromPath[str], data: JSONBody[dict[str, Any]]
+) -> StrategyOut:
     trading = trading_of(ctx)
     current = _spec(trading, strategy_id)
     change = _convert(data, StrategyChange)
@@ -102,7 +104,7 @@ async def change_strategy(ctx: Ctx, strategy_id: str, data: JSONBody[dict[str, A
 
 
 @delete("/api/strategies/{strategy_id:str}", status_code=HTTP_204_NO_CONTENT)
-async def delete_strategy(ctx: Ctx, strategy_id: str) -> None:
+async def delete_strategy(ctx: Ctx, strategy_id: FromPath[str]) -> None:
     trading = trading_of(ctx)
     _spec(trading, strategy_id)
     if strategy_id in trading.actors:
@@ -112,7 +114,7 @@ async def delete_strategy(ctx: Ctx, strategy_id: str) -> None:
 
 
 @post("/api/strategies/{strategy_id:str}/start")
-async def start_strategy(ctx: Ctx, strategy_id: str) -> StrategyOut:
+async def start_strategy(ctx: Ctx, strategy_id: FromPath[str]) -> StrategyOut:
     trading = trading_of(ctx)
     _spec(trading, strategy_id)
     try:
@@ -125,7 +127,7 @@ async def start_strategy(ctx: Ctx, strategy_id: str) -> StrategyOut:
 
 
 @post("/api/strategies/{strategy_id:str}/stop")
-async def stop_strategy(ctx: Ctx, strategy_id: str) -> StrategyOut:
+async def stop_strategy(ctx: Ctx, strategy_id: FromPath[str]) -> StrategyOut:
     trading = trading_of(ctx)
     _spec(trading, strategy_id)
     if strategy_id in trading.actors:
