@@ -157,3 +157,102 @@ async def test_a_strategy_that_raises_is_stopped_and_reported_while_the_other_ke
 
 async def _explode(bar: Bar) -> None:
     raise ZeroDivisionError("indicator blew up")
+
+
+async def test_a_fill_reaches_the_journal_after_its_strategy_stopped_and_its_client_is_gone(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    from mats.model import OrderState
+
+    specs = [
+        StrategySpec("resting", "strategies.pulse:Pulse", ["AAPL"], {"qty": 5, "every": 1}, autostart=True)
+    ]
+    engine, trading, task = await run_engine(sim, tmp_path, specs)
+    events = engine.bus.subscribe(types={"fill", "connection"})
+    try:
+        sim.control.set_price("AAPL", 100.0)
+        actor = trading.actors["resting"]
+        assert actor.strategy is not None and trading.broker is not None
+        handle = actor.strategy.place_order("AAPL", 5, limit_price=95.0)  # rests below the market
+        await handle
+        assert handle.status in (OrderState.PENDING, OrderState.SUBMITTED)
+        await trading.stop_strategy("resting", "operator stop")
+        gone = await wait_for_event(
+            events, lambda e: getattr(e, "client_id", None) == 1 and getattr(e, "connected", True) is False
+        )
+        assert gone.detail == "closed by MATS"
+        await asyncio.wait_for(sim.control.wait_disconnected(1), 5)
+        assert 1 not in sim.control.connected_client_ids()
+        sim.control.set_price("AAPL", 94.0)  # the resting order fills with nobody of its own listening
+        filled = await wait_for_event(events, lambda e: isinstance(e, OrderFilled))
+        assert trading.journal is not None
+        journaled = await trading.journal.current_fills()
+    finally:
+        await stop_engine(engine, task)
+    assert filled.fill.strategy_id == "resting" and filled.fill.qty == 5
+    assert [f.exec_id for f in journaled] == [filled.fill.exec_id]
+    assert trading.status["resting"][0] == "stopped"
+
+
+async def test_forty_strategies_on_a_32_client_gateway_share_clients_and_stay_attributed(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    specs = [
+        StrategySpec(
+            f"s{n:02d}", "strategies.pulse:Pulse", ["MSFT"], {"qty": n + 1, "every": 1}, autostart=True
+        )
+        for n in range(40)
+    ]
+    engine, trading, task = await run_engine(sim, tmp_path, specs)
+    charges = engine.bus.subscribe(types={"fill"})
+    try:
+        assert len(trading.actors) == 40
+        assert engine.hub is not None and engine.hub.allocator.connections == 30  # + engine + recorder = 32
+        sim.control.set_price("MSFT", 410.0)
+        for actor in trading.actors.values():
+            await actor.tell(bar("MSFT", 0, 410.0))
+        for _ in range(40):
+            await wait_for_event(charges, lambda e: isinstance(e, CommissionCharged), timeout=30)
+        portfolio = trading.portfolio
+        assert portfolio is not None
+        positions = {p.strategy_id: p.qty for p in portfolio.positions()}
+    finally:
+        await stop_engine(engine, task)
+    assert positions == {f"s{n:02d}": float(n + 1) for n in range(40)}
+    executed = sim.control.executions()
+    assert len(executed) == 40
+    assert {f.execution.order_ref.split(":")[1]: float(f.execution.shares) for f in executed} == positions
+    assert len({f.execution.client_id for f in executed}) == 30  # ten clients carried two strategies
+
+
+async def test_a_strategy_that_blocks_the_loop_for_200_ms_is_flagged_and_the_others_keep_trading(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    specs = [
+        StrategySpec("sleepy", "strategies.pulse:Pulse", ["AAPL"], {"qty": 1, "every": 1}, autostart=True),
+        StrategySpec("brisk", "strategies.pulse:Pulse", ["MSFT"], {"qty": 3, "every": 1}, autostart=True),
+    ]
+    engine, trading, task = await run_engine(sim, tmp_path, specs)
+    events = engine.bus.subscribe(types={"fill", "alert"})
+    try:
+        sleepy = trading.actors["sleepy"]
+        assert sleepy.strategy is not None
+        sleepy.strategy.run_strategy = _block_200ms  # type: ignore[method-assign]
+        await sleepy.tell(bar("AAPL", 0, 100.0))
+        flagged = await wait_for_event(events, lambda e: getattr(e, "kind", "") == "slow_handler")
+        lagged = await wait_for_event(events, lambda e: getattr(e, "kind", "") == "loop_lag")
+        sim.control.set_price("MSFT", 300.0)
+        await trading.actors["brisk"].tell(bar("MSFT", 0, 300.0))
+        filled = await wait_for_event(events, lambda e: isinstance(e, OrderFilled))
+        assert trading.status["sleepy"][0] == "running"  # flagged, not stopped: it is slow, not broken
+    finally:
+        await stop_engine(engine, task)
+    assert flagged.data["actor"] == "strategy:sleepy" and flagged.data["ms"] >= 200
+    assert lagged.data["lag_ms"] >= 150  # the loop-lag monitor saw the same stall
+    assert filled.fill.strategy_id == "brisk"
+
+
+async def _block_200ms(bar: Bar) -> None:
+    import time
+
+    time.sleep(0.2)  # noqa: ASYNC251 - the bug under test: blocking work on the event loop

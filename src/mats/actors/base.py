@@ -20,7 +20,7 @@ import msgspec
 import structlog
 
 from mats.actors.mailbox import Mailbox, MailboxClosed, MailboxOverflow
-from mats.messages import ActorFailed, ActorStopped
+from mats.messages import ActorFailed, ActorStopped, AlertRaised
 from mats.model import Bar, Tick
 
 if TYPE_CHECKING:
@@ -87,6 +87,7 @@ class Actor:
         self.mailbox = Mailbox(control_capacity=control_capacity, data_capacity=data_capacity)
         self.state = ActorState.CREATED
         self.stop_reason = ""
+        self.slow_handler_ms = 100.0
         self.log = structlog.get_logger("mats.actor").bind(actor=name)
         self._metrics = ActorMetrics()
         self._failure_times: deque[float] = deque()
@@ -232,6 +233,17 @@ class Actor:
         metrics = self._metrics
         metrics.handled += 1
         elapsed_ms = elapsed * 1000.0
+        if elapsed_ms >= self.slow_handler_ms:
+            # Handlers run on the shared loop: one this slow delayed every other actor and socket.
+            self.log.warning("actor.slow_handler", message=type(message).__name__, ms=round(elapsed_ms, 1))
+            self._publish(
+                AlertRaised(
+                    kind="slow_handler",
+                    message=f"{self.name} blocked the event loop for {elapsed_ms:.0f} ms "
+                    f"handling {type(message).__name__}",
+                    data={"actor": self.name, "ms": round(elapsed_ms, 1)},
+                )
+            )
         if elapsed_ms > metrics.slowest_handler_ms:
             metrics.slowest_handler_ms = elapsed_ms
             metrics.slowest_message = type(message).__name__

@@ -166,10 +166,13 @@ class ManagedClient:
         return True
 
     async def stop(self) -> None:
+        was_connected = self.connected
         self._stopping = True
         self._disconnected.set()
         if self.ib is not None and self.ib.isConnected():
             self.ib.disconnect()
+        if was_connected:
+            self._publish_connection(False, "closed by MATS")
         self.state = ConnectionState.STOPPED
         self._connected.clear()
 
