@@ -25,6 +25,7 @@ from mats.messages import AlertRaised
 
 if TYPE_CHECKING:
     from mats.ib.hub import IBHub
+    from mats.store.arctic import ArcticStore
     from mats.trading import LiveTrading
 
 log = structlog.get_logger("mats.engine")
@@ -49,6 +50,7 @@ class Engine:
         self.components: list[Component] = list(components or [])
         self.hub: IBHub | None = None
         self.trading: LiveTrading | None = None
+        self.store: ArcticStore | None = None
         self.ready = asyncio.Event()
         self.stopped = asyncio.Event()
         self.shutdown_reason = ""

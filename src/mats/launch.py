@@ -18,6 +18,7 @@ from mats.api.server import ApiServer
 from mats.config import Settings
 from mats.engine import Engine
 from mats.ib.hub import IBHub
+from mats.storage import StoreComponent
 from mats.trading import LiveTrading
 
 log = structlog.get_logger("mats.launch")
@@ -27,12 +28,13 @@ def build_engine(
     settings: Settings, token: ApiToken, *, web_port: int | None = None
 ) -> tuple[Engine, ApiServer]:
     engine = Engine(settings)
+    store = StoreComponent(settings.resolved_arctic_uri, settings.storage.namespace)
     hub = IBHub(settings.ib, bus=engine.bus)
     engine.hub = hub
     trading = LiveTrading()
     engine.trading = trading
     api = ApiServer(token, port=web_port)
-    engine.components.extend([hub, trading, api])
+    engine.components.extend([store, hub, trading, api])
     return engine, api
 
 

@@ -12,6 +12,7 @@ import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import anyio
 import msgspec
 import structlog
 
@@ -22,7 +23,10 @@ from mats.actors.trades import TradeManager
 from mats.brokers.live import LiveBroker
 from mats.brokers.schedule import ScheduledJob
 from mats.ib.contracts import IBInstrumentResolver
+from mats.messages import AlertRaised
 from mats.model import Fill, OrderStatus, StrategySpec
+from mats.storage import load_strategy_specs, save_strategy_specs
+from mats.store.flusher import Flusher
 from mats.store.journal import Durability, Journal
 
 if TYPE_CHECKING:
@@ -57,6 +61,9 @@ class LiveTrading:
         # A restarted strategy comes back on its old clientId: only that client may touch its orders.
         self.client_ids: dict[str, int] = {}
         self._tasks: set[asyncio.Future[None]] = set()
+        self.flusher: Flusher | None = None
+        self._flush_task: asyncio.Task[None] | None = None
+        self.account = ""
 
     # --- Component protocol -------------------------------------------------------------------------
 
@@ -98,9 +105,18 @@ class LiveTrading:
             schedule=self._schedule,
             deliver=self._route_status_sync,
         )
-        for spec in settings.strategies:
+        self.account = settings.ib.account or next(iter(hub.engine.ib.managedAccounts()), "")
+        if engine.store is not None:
+            await self._start_flusher(engine)
+            for stored, client_id in await load_strategy_specs(engine.store):
+                self._register_quietly(stored)
+                if client_id is not None:
+                    self.client_ids[stored.strategy_id] = client_id
+        for spec in settings.strategies:  # the settings file wins over what was stored
+            self.specs.pop(spec.strategy_id, None)
             self.register(spec)
-        for spec in settings.strategies:
+        self.persist_soon()
+        for spec in list(self.specs.values()):
             if spec.autostart:
                 await self.start_strategy(spec.strategy_id)
 
@@ -111,10 +127,66 @@ class LiveTrading:
         for actor in (self.trades, self.recorder, self.portfolio):
             if actor is not None:
                 await actor.stop("engine shutdown")
+        for task in list(self._tasks):
+            await asyncio.wait([task], timeout=5)
+        if self.flusher is not None:
+            if self._flush_task is not None:
+                self._flush_task.cancel()
+            try:
+                with anyio.fail_after(10):
+                    await self.flusher.flush_once()  # what is committed reaches ArcticDB before we go
+            except Exception as exc:
+                log.warning(
+                    "flush.final_failed", error=repr(exc), kept="the journal keeps it; replayed at start"
+                )
         if self.journal is not None:
             await self.journal.close()
 
     # --- strategies -----------------------------------------------------------------------------------
+
+    async def _start_flusher(self, engine: Engine) -> None:
+        assert engine.store is not None and self.journal is not None
+        bus = engine.bus
+
+        def degraded(is_degraded: bool, reason: str) -> None:
+            message = (
+                f"ArcticDB unavailable, the journal keeps every fill: {reason}"
+                if is_degraded
+                else "ArcticDB back"
+            )
+            bus.publish(AlertRaised(kind="degraded_storage", message=message, data={"degraded": is_degraded}))
+
+        self.flusher = Flusher(self.journal, engine.store, self.account or "account", on_degraded=degraded)
+        try:
+            await self.flusher.recover()
+        except Exception as exc:  # storage down at start: the flusher retries in its loop
+            degraded(True, repr(exc))
+        self._flush_task = asyncio.create_task(self.flusher.run(), name="flusher")
+
+    def persist_soon(self) -> None:
+        """Write the registry to ``general/strategies`` in the background (this engine is its one writer)."""
+        if self.engine is None or self.engine.store is None:
+            return
+        store = self.engine.store
+        specs = list(self.specs.values())
+        statuses = {sid: status for sid, (status, _) in self.status.items()}
+        client_ids = dict(self.client_ids)
+
+        async def save() -> None:
+            try:
+                await save_strategy_specs(store, specs, statuses, client_ids)
+            except Exception as exc:
+                log.error("strategies.save_failed", error=repr(exc))
+
+        task = asyncio.ensure_future(save())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _register_quietly(self, spec: StrategySpec) -> None:
+        try:
+            self.register(spec)
+        except ValueError as exc:  # a stored strategy whose class is gone: keep the engine starting
+            log.error("strategy.stored_unloadable", strategy_id=spec.strategy_id, error=str(exc))
 
     def register(self, spec: StrategySpec) -> StrategySpec:
         load_strategy_class(spec.cls)  # refuse what cannot be loaded now, not when it is started
@@ -145,6 +217,7 @@ class LiveTrading:
         self.actors[strategy_id] = actor
         await engine.supervisor.spawn(actor)
         self.status[strategy_id] = ("running", "")
+        self.persist_soon()
         log.info("strategy.started", strategy_id=strategy_id, client_id=hub.allocator.client_of(strategy_id))
         return actor
 
@@ -189,6 +262,7 @@ class LiveTrading:
         failed = reason.startswith(("failed", "stopped:"))
         self.status[strategy_id] = ("failed" if failed else "stopped", reason)
         self.actors.pop(strategy_id, None)
+        self.persist_soon()
         if self.engine is not None and self.engine.hub is not None:
             # Its client closes unless another strategy shares it; resting orders keep working at IB and
             # their fills still reach the journal through the master client.

@@ -80,6 +80,7 @@ async def register_strategy(ctx: Ctx, data: JSONBody[dict[str, Any]]) -> Strateg
     if spec.strategy_id in trading.specs:
         raise HTTPException(status_code=409, detail=f"strategy_id {spec.strategy_id!r} is already registered")
     _register(trading, spec)
+    trading.persist_soon()
     return _out(trading, spec.strategy_id)
 
 
@@ -100,6 +101,7 @@ async def change_strategy(
         updates["equity"] = None  # an explicit null clears explicit equity (back to target_weight)
     merged = {**msgspec.to_builtins(current), **updates}
     _register(trading, _convert(merged, StrategySpec))
+    trading.persist_soon()
     return _out(trading, strategy_id)
 
 
@@ -111,6 +113,7 @@ async def delete_strategy(ctx: Ctx, strategy_id: FromPath[str]) -> None:
         raise HTTPException(status_code=409, detail=f"strategy {strategy_id!r} is running; stop it first")
     trading.specs.pop(strategy_id)
     trading.status.pop(strategy_id, None)
+    trading.persist_soon()
 
 
 @post("/api/strategies/{strategy_id:str}/start")
