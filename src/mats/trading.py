@@ -18,11 +18,19 @@ import structlog
 
 from mats.actors.portfolio import PortfolioManager
 from mats.actors.recorder import Recorder
-from mats.actors.strategy import FillUpdate, OrderStatusUpdate, StrategyActor, load_strategy_class
+from mats.actors.strategy import (
+    FillUpdate,
+    InvalidStrategy,
+    OrderStatusUpdate,
+    StrategyActor,
+    load_strategy_class,
+)
 from mats.actors.trades import TradeManager
 from mats.brokers.live import LiveBroker
 from mats.brokers.schedule import ScheduledJob
 from mats.ib.contracts import IBInstrumentResolver
+from mats.marketdata.aggregate import parse_bar_size
+from mats.marketdata.feed import RealTimeBarFeed
 from mats.messages import AlertRaised
 from mats.model import Fill, OrderStatus, StrategySpec
 from mats.storage import load_strategy_specs, save_strategy_specs
@@ -62,6 +70,7 @@ class LiveTrading:
         self.client_ids: dict[str, int] = {}
         self._tasks: set[asyncio.Future[None]] = set()
         self.flusher: Flusher | None = None
+        self.feed: RealTimeBarFeed | None = None
         self._flush_task: asyncio.Task[None] | None = None
         self.account = ""
 
@@ -76,6 +85,7 @@ class LiveTrading:
         if hub.engine.ib is None or not hub.engine.connected:
             raise RuntimeError("live trading needs the engine's IB client connected first")
         self.instruments = IBInstrumentResolver(hub.engine.ib, timeout=settings.ib.request_timeout)
+        self.feed = RealTimeBarFeed(hub.engine, bus=engine.bus, pacing=hub.pacing.realtime_bars)
         sup, bus = engine.supervisor, engine.bus
         self.portfolio = PortfolioManager(
             bus=bus, base_currency=settings.base_currency, route=self._route_fill
@@ -127,6 +137,8 @@ class LiveTrading:
         for actor in (self.trades, self.recorder, self.portfolio):
             if actor is not None:
                 await actor.stop("engine shutdown")
+        if self.feed is not None:
+            await self.feed.close()
         for task in list(self._tasks):
             await asyncio.wait([task], timeout=5)
         if self.flusher is not None:
@@ -190,6 +202,10 @@ class LiveTrading:
 
     def register(self, spec: StrategySpec) -> StrategySpec:
         load_strategy_class(spec.cls)  # refuse what cannot be loaded now, not when it is started
+        try:
+            parse_bar_size(spec.bar_size)
+        except ValueError as exc:
+            raise InvalidStrategy("bar_size", str(exc)) from None
         if spec.strategy_id in self.actors:
             raise ValueError(f"strategy {spec.strategy_id!r} is running; stop it before changing it")
         self.specs[spec.strategy_id] = spec
@@ -212,7 +228,12 @@ class LiveTrading:
         client = await hub.client_for(strategy_id, preferred=preferred)
         self.client_ids[strategy_id] = client.client_id
         actor = StrategyActor(
-            spec, broker, instruments=qualified, bus=engine.bus, on_stopped=self._strategy_stopped
+            spec,
+            broker,
+            instruments=qualified,
+            bus=engine.bus,
+            on_stopped=self._strategy_stopped,
+            feed=self.feed,
         )
         self.actors[strategy_id] = actor
         await engine.supervisor.spawn(actor)

@@ -112,6 +112,7 @@ async def test_register_start_trade_and_read_back_what_the_simulator_executed(
         ({**REGISTRATION, "colour": "red"}, "colour"),
         ({k: v for k, v in REGISTRATION.items() if k != "cls"}, "cls"),
         ({**REGISTRATION, "strategy_id": "has spaces"}, "strategy_id"),
+        ({**REGISTRATION, "bar_size": "7s"}, "bar_size"),
     ],
 )
 async def test_bad_registrations_are_refused_naming_the_field(

@@ -21,6 +21,8 @@ from mats.actors.bus import EventBus
 from mats.brokers.live import LiveBroker
 from mats.brokers.schedule import ScheduledJob
 from mats.instruments import Instrument
+from mats.marketdata.aggregate import parse_bar_size
+from mats.marketdata.feed import RealTimeBarFeed
 from mats.messages import StrategyStatusChanged
 from mats.model import Bar, Fill, OrderStatus, StrategySpec
 from mats.strategy import BaseStrategy
@@ -28,8 +30,19 @@ from mats.strategy import BaseStrategy
 STRATEGIES_PACKAGE = "strategies"
 
 
-class StrategyLoadError(ValueError):
+class InvalidStrategy(ValueError):
+    """A registration that cannot run; ``field`` names what was wrong."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class StrategyLoadError(InvalidStrategy):
     """A class reference that does not name a strategy inside the ``strategies`` package."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("cls", message)
 
 
 class OrderStatusUpdate(msgspec.Struct, frozen=True):
@@ -84,12 +97,14 @@ class StrategyActor(Actor):
         policy: RestartPolicy | None = None,
         data_capacity: int = 10_000,
         on_stopped: Callable[[str, str], None] | None = None,
+        feed: RealTimeBarFeed | None = None,
     ) -> None:
         super().__init__(f"strategy:{spec.strategy_id}", bus=bus, policy=policy, data_capacity=data_capacity)
         self.spec = spec
         self.broker = broker
         self.instruments = list(instruments)
         self.on_stopped = on_stopped
+        self.feed = feed
         self.strategy: BaseStrategy | None = None
         self.bars_seen = 0
         self.last_bar: Bar | None = None
@@ -113,9 +128,16 @@ class StrategyActor(Actor):
             target_weight=self.spec.target_weight,
         )
         await _maybe_await(self.strategy.initialize_strategy())
+        if self.feed is not None:
+            seconds = parse_bar_size(self.spec.bar_size)
+            for instrument in self.instruments:
+                await self.feed.subscribe(instrument, seconds, self.tell_nowait)
         self._status("running")
 
     async def on_stop(self, reason: str) -> None:
+        if self.feed is not None:
+            for instrument in self.instruments:
+                self.feed.unsubscribe(instrument, self.tell_nowait)
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()

@@ -14,7 +14,7 @@ from litestar.exceptions import HTTPException, NotFoundException, ValidationExce
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from mats.actors.strategy import StrategyLoadError
+from mats.actors.strategy import InvalidStrategy
 from mats.api.context import ApiContext, Ctx
 from mats.model import StrategySpec
 from mats.trading import LiveTrading
@@ -148,8 +148,8 @@ def _spec(trading: LiveTrading, strategy_id: str) -> StrategySpec:
 def _register(trading: LiveTrading, spec: StrategySpec) -> None:
     try:
         trading.register(spec)
-    except StrategyLoadError as exc:
-        raise ValidationException(detail=f"cls: {exc}") from None
+    except InvalidStrategy as exc:
+        raise ValidationException(detail=str(exc)) from None
     except ValueError as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from None
 
