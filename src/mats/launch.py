@@ -18,10 +18,42 @@ from mats.api.server import ApiServer
 from mats.config import Settings
 from mats.engine import Engine
 from mats.ib.hub import IBHub
+from mats.model import StrategySpec
 from mats.storage import StoreComponent
 from mats.trading import LiveTrading
 
 log = structlog.get_logger("mats.launch")
+
+# Three strategies on different instruments; the pulse trades every 10 s so fills show up at once.
+DEMO_STRATEGIES = [
+    StrategySpec(
+        "pulse_aapl",
+        "strategies.pulse:Pulse",
+        ["AAPL"],
+        {"qty": 10, "every": 2},
+        0.1,
+        bar_size="5s",
+        autostart=True,
+    ),
+    StrategySpec(
+        "sma_msft",
+        "strategies.sma_cross:SmaCross",
+        ["MSFT"],
+        {"fast": 5, "slow": 20, "qty": 20},
+        0.2,
+        bar_size="1min",
+        autostart=True,
+    ),
+    StrategySpec(
+        "pulse_eurusd",
+        "strategies.pulse:Pulse",
+        ["EUR.USD"],
+        {"qty": 20000, "every": 6, "direction": -1},
+        0.1,
+        bar_size="5s",
+        autostart=True,
+    ),
+]
 
 
 def build_engine(
@@ -56,7 +88,7 @@ async def demo(settings: Settings, *, web_port: int | None = None, out: TextIO =
     async with AsyncExitStack() as stack:
         sim = await stack.enter_async_context(SimServer(host="127.0.0.1", port=0, account="DU0000001"))
         ib = msgspec.structs.replace(settings.ib, host="127.0.0.1", port=sim.port, account="DU0000001")
-        settings = msgspec.structs.replace(settings, ib=ib)
+        settings = msgspec.structs.replace(settings, ib=ib, strategies=settings.strategies or DEMO_STRATEGIES)
         token = load_or_create_token(settings.data_dir)
         engine, api = build_engine(settings, token, web_port=web_port)
 
