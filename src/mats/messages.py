@@ -56,6 +56,10 @@ class Reconcile(Command, frozen=True):
     reason: str = "on demand"
 
 
+class Drain(Command, frozen=True):
+    """Answered once everything queued before it has been handled (a barrier between actors)."""
+
+
 class EngageKillSwitch(Command, frozen=True):
     strategy_id: str | None = None  # None: every strategy and the whole account
     reason: str = ""
@@ -131,6 +135,19 @@ class AlertRaised(Event, frozen=True):
     kind: str  # break, lock, disconnect, degraded_storage, loop_lag, …
     message: str
     data: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class PositionsReconciled(Event, frozen=True):
+    stream_type: ClassVar[str] = "reconciliation"
+    reason: str
+    rows: list[Any]
+
+
+class KillSwitchChanged(Event, frozen=True):
+    stream_type: ClassVar[str] = "risk"
+    engaged: bool
+    strategy_id: str | None
+    reason: str
 
 
 class LoopLagMeasured(Event, frozen=True):

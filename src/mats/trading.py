@@ -16,7 +16,7 @@ import anyio
 import msgspec
 import structlog
 
-from mats.actors.portfolio import PortfolioManager
+from mats.actors.portfolio import PortfolioManager, ReconcileWith
 from mats.actors.recorder import Recorder
 from mats.actors.strategy import (
     FillUpdate,
@@ -25,14 +25,17 @@ from mats.actors.strategy import (
     StrategyActor,
     load_strategy_class,
 )
-from mats.actors.trades import TradeManager
+from mats.actors.trades import CancelAll, TradeManager
 from mats.brokers.live import LiveBroker
 from mats.brokers.schedule import ScheduledJob
+from mats.ib.connection import ManagedClient
 from mats.ib.contracts import IBInstrumentResolver
 from mats.marketdata.aggregate import parse_bar_size
 from mats.marketdata.feed import RealTimeBarFeed
-from mats.messages import AlertRaised
+from mats.messages import AlertRaised, Drain, KillSwitchChanged, PositionsReconciled
 from mats.model import Fill, OrderStatus, StrategySpec
+from mats.reconcile import ContractReconciliation, lock_reason
+from mats.risk import RiskState
 from mats.storage import load_strategy_specs, save_strategy_specs
 from mats.store.flusher import Flusher
 from mats.store.journal import Durability, Journal
@@ -71,6 +74,9 @@ class LiveTrading:
         self._tasks: set[asyncio.Future[None]] = set()
         self.flusher: Flusher | None = None
         self.feed: RealTimeBarFeed | None = None
+        self.risk: RiskState | None = None
+        self.last_reconciliation: list[ContractReconciliation] = []
+        self._hourly: asyncio.Task[None] | None = None
         self._flush_task: asyncio.Task[None] | None = None
         self.account = ""
 
@@ -96,6 +102,8 @@ class LiveTrading:
         await sup.spawn(self.recorder)
         if hub.recorder.connected:
             await self.recorder._catch_up(hub.recorder)  # connected before the recorder existed
+        feed = self.feed
+        self.risk = RiskState(lambda: engine.settings.risk, price_of=feed.last_price)
         self.trades = TradeManager(
             hub,
             self.journal,
@@ -103,6 +111,7 @@ class LiveTrading:
             bus=bus,
             route=self._route_status,
             account=settings.ib.account,
+            risk=self.risk,
         )
         await sup.spawn(self.trades)
         trades, portfolio = self.trades, self.portfolio
@@ -126,11 +135,16 @@ class LiveTrading:
             self.specs.pop(spec.strategy_id, None)
             self.register(spec)
         self.persist_soon()
+        await self.reconcile("start-up")
+        hub.recorder.on_connected.append(self._reconcile_after_reconnect)  # after the recorder's catch-up
+        self._hourly = asyncio.create_task(self._reconcile_hourly(), name="reconcile-hourly")
         for spec in list(self.specs.values()):
             if spec.autostart:
                 await self.start_strategy(spec.strategy_id)
 
     async def stop(self) -> None:
+        if self._hourly is not None:
+            self._hourly.cancel()
         for strategy_id in list(self.actors):
             await self.stop_strategy(strategy_id, "engine shutdown")
         # Producers before consumers, and all of them before the journal they write to closes.
@@ -153,6 +167,92 @@ class LiveTrading:
                 )
         if self.journal is not None:
             await self.journal.close()
+
+    # --- reconciliation and the kill switch ------------------------------------------------------------
+
+    async def reconcile(self, reason: str = "on demand") -> list[ContractReconciliation]:
+        """IB's positions against the books, with the fills already received booked first (DESIGN §5)."""
+        engine, portfolio, recorder, trades = self.engine, self.portfolio, self.recorder, self.trades
+        if engine is None or portfolio is None or recorder is None or trades is None or self.risk is None:
+            raise RuntimeError("live trading has not started")
+        ib = self._hub(engine).engine.ib
+        if ib is None:
+            raise RuntimeError("the engine's IB client is not connected")
+        net: dict[int, tuple[str, float]] = {}
+        for item in ib.positions(self.account) if self.account else ib.positions():
+            symbol, qty = net.get(
+                item.contract.conId, (item.contract.localSymbol or item.contract.symbol, 0.0)
+            )
+            net[item.contract.conId] = (symbol, qty + float(item.position))
+        await recorder.ask(Drain())  # every execution received so far is journaled and forwarded...
+        rows: list[ContractReconciliation] = await portfolio.ask(
+            ReconcileWith(ib_positions=net, in_flight=frozenset(trades.open_con_ids()))
+        )  # ...and booked, since the portfolio handles its mailbox in order
+        before = set(self.risk.locks)
+        self.risk.locks = {row.con_id: lock_reason(row) for row in rows if row.locked}
+        for row in rows:
+            if row.locked and row.con_id not in before:
+                engine.bus.publish(
+                    AlertRaised(kind="lock", message=lock_reason(row), data={"con_id": row.con_id})
+                )
+        for con_id in before - set(self.risk.locks):
+            engine.bus.publish(
+                AlertRaised(
+                    kind="unlock", message=f"contract {con_id} reconciles again", data={"con_id": con_id}
+                )
+            )
+        self.last_reconciliation = rows
+        engine.bus.publish(PositionsReconciled(reason=reason, rows=[msgspec.to_builtins(r) for r in rows]))
+        log.info("positions.reconciled", reason=reason, contracts=len(rows), locked=len(self.risk.locks))
+        return rows
+
+    async def _reconcile_after_reconnect(self, client: ManagedClient) -> None:
+        if client.connects > 1:
+            await self.reconcile("after reconnect")
+
+    async def _reconcile_hourly(self) -> None:
+        while True:
+            await asyncio.sleep(3600)
+            try:
+                await self.reconcile("hourly")
+            except Exception as exc:
+                log.error("positions.reconcile_failed", error=repr(exc))
+
+    async def kill_switch(
+        self, *, engaged: bool = True, strategy_id: str | None = None, reason: str = ""
+    ) -> list[str]:
+        """No new orders, open orders cancelled through their owning clients, strategies stopped.
+
+        The global switch also sends ``reqGlobalCancel``, which cancels orders typed into TWS as well.
+        Releasing it allows new orders again; stopped strategies stay stopped until started.
+        """
+        engine, trades, risk = self.engine, self.trades, self.risk
+        if engine is None or trades is None or risk is None:
+            raise RuntimeError("live trading has not started")
+        if not engaged:
+            if strategy_id is None:
+                risk.killed, risk.kill_reason = False, ""
+            else:
+                risk.killed_strategies.pop(strategy_id, None)
+            engine.bus.publish(KillSwitchChanged(engaged=False, strategy_id=strategy_id, reason=reason))
+            return []
+        if strategy_id is None:
+            risk.killed, risk.kill_reason = True, reason
+        else:
+            risk.killed_strategies[strategy_id] = reason
+        engine.bus.publish(KillSwitchChanged(engaged=True, strategy_id=strategy_id, reason=reason))
+        cancelled: list[str] = await trades.ask(CancelAll(strategy_id=strategy_id), timeout=10)
+        if strategy_id is None:
+            hub = self._hub(engine)
+            if hub.engine.ib is not None and hub.engine.connected:
+                hub.engine.ib.reqGlobalCancel()  # also orders whose client is gone, and TWS's own
+        targets = (
+            list(self.actors) if strategy_id is None else [strategy_id] if strategy_id in self.actors else []
+        )
+        for sid in targets:
+            await self.stop_strategy(sid, f"kill switch: {reason or 'engaged'}")
+        log.warning("risk.kill_switch", strategy_id=strategy_id, reason=reason, cancelled=len(cancelled))
+        return cancelled
 
     # --- strategies -----------------------------------------------------------------------------------
 

@@ -157,3 +157,29 @@ async def test_patch_changes_params_with_validation(
     deleted = await api.delete("/api/strategies/pulse_aapl")
     assert deleted.status_code == 204
     assert (await api.get("/api/strategies/pulse_aapl")).status_code == 404
+
+
+async def test_reconcile_on_demand_and_the_kill_switch_through_the_api(
+    trading_api: tuple[httpx.AsyncClient, Engine, SimServer],
+) -> None:
+    api, engine, sim = trading_api
+    sim.control.set_price("AAPL", 120.0)
+    sim.control.place_manual_order("AAPL", "BUY", 3)
+    fills = engine.bus.subscribe(types={"fill"})
+    await wait_for_event(fills, lambda e: isinstance(e, CommissionCharged))
+    reconciled = await api.post("/api/portfolio/reconcile")
+    assert reconciled.status_code == 201
+    [row] = reconciled.json()["reconciliation"]
+    assert (row["symbol"], row["ib_qty"], row["discretionary_qty"], row["break_qty"], row["locked"]) == (
+        "AAPL", 3, 3, 0, False,
+    )  # fmt: skip
+    assert (await api.get("/api/portfolio")).json()["reconciliation"] == [row]
+
+    assert (await api.post("/api/risk/kill-switch", json={"strategy_id": "nope"})).status_code == 404
+    bad = await api.post("/api/risk/kill-switch", json={"engaged": "very"})
+    assert bad.status_code == 400 and "engaged" in bad.text
+    engaged = await api.post("/api/risk/kill-switch", json={"engaged": True, "reason": "drill"})
+    assert engaged.status_code == 201 and engaged.json()["engaged"] is True
+    assert engine.trading is not None and engine.trading.risk is not None and engine.trading.risk.killed
+    released = await api.post("/api/risk/kill-switch", json={"engaged": False})
+    assert released.json()["engaged"] is False and not engine.trading.risk.killed

@@ -20,6 +20,7 @@ from mats.actors.bus import EventBus
 from mats.actors.recorder import CommissionBooked, FillBooked
 from mats.messages import CommissionCharged, PositionChanged
 from mats.model import DISCRETIONARY, CommissionReport, Fill, Position, split_exec_id
+from mats.reconcile import reconcile
 
 Route = Callable[[str, Fill], Awaitable[None] | None]
 
@@ -30,6 +31,13 @@ class GetPositions(msgspec.Struct, frozen=True):
 
 class GetCommissions(msgspec.Struct, frozen=True):
     pass
+
+
+class ReconcileWith(msgspec.Struct, frozen=True):
+    """IB's positions (conId → symbol, qty) and the contracts with orders in flight, to measure against."""
+
+    ib_positions: dict[int, tuple[str, float]]
+    in_flight: frozenset[int]
 
 
 class PortfolioManager(Actor):
@@ -83,6 +91,8 @@ class PortfolioManager(Actor):
                 return [p for p in self.ledger.positions(strategy_id) if p.qty != 0 or p.realized_pnl != 0]
             case GetCommissions():
                 return self.commissions_by_strategy()
+            case ReconcileWith(ib_positions=ib_positions, in_flight=in_flight):
+                return reconcile(ib_positions, self.ledger.positions(), in_flight=in_flight)
         return None
 
     def commissions_by_strategy(self) -> dict[str, float]:

@@ -23,8 +23,9 @@ from mats.ib.connection import ManagedClient
 from mats.ib.contracts import IBInstrumentResolver, contract_for
 from mats.ib.errors import Signal, classify
 from mats.ib.hub import IBHub
-from mats.messages import CancelOrder, ModifyOrder, OrderStatusChanged, PlaceOrder
+from mats.messages import CancelOrder, ModifyOrder, OrderStatusChanged, PlaceOrder, RiskRejected
 from mats.model import OrderRef, OrderRequest, OrderState, OrderStatus, OrderType, StrategyId
+from mats.risk import RiskState, check_order
 from mats.store.journal import Journal
 
 Route = Callable[[str, OrderStatus], Awaitable[None] | None]
@@ -52,6 +53,12 @@ class TradeStatusSeen(msgspec.Struct, frozen=True):
     avg_fill_price: float
     perm_id: int
     reason: str = ""
+
+
+class CancelAll(msgspec.Struct, frozen=True):
+    """Cancel every open order, or one strategy's, each through the client that placed it."""
+
+    strategy_id: str | None = None
 
 
 class OrderReply(msgspec.Struct, frozen=True):
@@ -96,8 +103,10 @@ class TradeManager(Actor):
         bus: EventBus | None = None,
         route: Route | None = None,
         account: str = "",
+        risk: RiskState | None = None,
     ) -> None:
         super().__init__("trades", bus=bus, control_capacity=100_000)
+        self.risk = risk
         self.hub = hub
         self.journal = journal
         self.instruments = instruments
@@ -128,7 +137,29 @@ class TradeManager(Actor):
                 return await self._modify(message)
             case TradeStatusSeen():
                 await self._status_seen(message)
+            case CancelAll(strategy_id=strategy_id):
+                return await self._cancel_all(strategy_id)
         return None
+
+    async def _cancel_all(self, strategy_id: str | None) -> list[str]:
+        """Cancel every open MATS order (of one strategy) through its owning client; the refs it tried."""
+        tried = []
+        for ref, record in list(self.orders.items()):
+            if record.status.state.is_done or (
+                strategy_id is not None and record.request.strategy_id != strategy_id
+            ):
+                continue
+            tried.append(ref)
+            await self._cancel(ref)
+        return tried
+
+    def open_con_ids(self) -> set[int]:
+        """Contracts with an order still working: reconciliation does not measure their breaks."""
+        return {
+            r.request.con_id
+            for r in self.orders.values()
+            if not r.status.state.is_done and r.request.con_id is not None
+        }
 
     async def _place(self, command: PlaceOrder) -> OrderReply:
         request, order_ref = command.request, command.order_ref
@@ -138,8 +169,15 @@ class TradeManager(Actor):
         pending = self._status(request, order_ref, OrderState.PENDING, remaining=abs(request.qty))
         record = _Order(request, order_ref, pending)
         self.orders[order_ref] = record
-        await self.journal.record_order_event(pending)  # durable before it can reach IB
         instrument = self.instruments.by_con_id(request.con_id) if request.con_id is not None else None
+        refusal = check_order(self.risk, request, instrument) if self.risk is not None else None
+        if refusal is not None:
+            if self.bus is not None:
+                self.bus.publish(
+                    RiskRejected(strategy_id=request.strategy_id, symbol=request.symbol, reason=refusal)
+                )
+            return await self._reject(record, refusal)
+        await self.journal.record_order_event(pending)  # durable before it can reach IB
         if instrument is None:
             return await self._reject(record, f"instrument {request.symbol!r} was not qualified with IB")
         client = await self.hub.client_for(request.strategy_id)

@@ -70,6 +70,7 @@ class RealTimeBarFeed:
         self.pacing = pacing or SlidingWindow(60, 600.0)
         self.stale_after = stale_after
         self._streams: dict[int, _Stream] = {}
+        self._last_price: dict[int, float] = {}
         self._watchdog: asyncio.Task[None] | None = None
         client.on_connected.append(self._resubscribe_all)
         client.on_signal.append(self._on_signal)
@@ -97,6 +98,10 @@ class RealTimeBarFeed:
         if not stream.subscribers:
             self._cancel(stream)
             del self._streams[instrument.con_id]
+
+    def last_price(self, con_id: int) -> float | None:
+        """The close of the latest 5-second bar (what risk checks price a market order at)."""
+        return self._last_price.get(con_id)
 
     async def close(self) -> None:
         for stream in self._streams.values():
@@ -146,6 +151,7 @@ class RealTimeBarFeed:
         if stream is None or stream.bars is not bars:
             return
         latest: RealTimeBar = bars[-1]
+        self._last_price[stream.instrument.con_id] = latest.close
         stream.last_update = time.monotonic()
         stream.stale = False
         for size, aggregator in stream.aggregators.items():

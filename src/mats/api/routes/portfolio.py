@@ -4,6 +4,7 @@ read never waits on storage or delays trading."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import msgspec
 from litestar import get, post
@@ -36,7 +37,7 @@ class PortfolioOut(msgspec.Struct, frozen=True):
     total_equity: float
     as_of: datetime
     positions: list[PositionOut]
-    reconciliation: list[dict[str, object]]
+    reconciliation: list[dict[str, Any]]
 
 
 class FillOut(msgspec.Struct, frozen=True):
@@ -103,7 +104,7 @@ def read_portfolio(ctx: Ctx) -> PortfolioOut:
         total_equity=broker.total_equity() if broker is not None else 0.0,
         as_of=datetime.now(UTC),
         positions=positions,
-        reconciliation=[],  # filled in by the reconciliation work (DESIGN section 5)
+        reconciliation=[msgspec.to_builtins(row) for row in trading.last_reconciliation],
     )
 
 

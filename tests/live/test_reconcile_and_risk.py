@@ -1,0 +1,120 @@
+"""Reconciliation, locks, risk limits and the kill switch against the simulator."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import msgspec
+
+from mats.messages import CommissionCharged, OrderFilled, PositionsReconciled, RiskRejected
+from mats.model import DISCRETIONARY, OrderState, StrategySpec
+from mats.sim import SimServer
+
+from .support import wait_for_event
+from .test_live_strategies import bar, run_engine, stop_engine
+
+
+def pulse(sid: str, symbol: str, qty: float) -> StrategySpec:
+    return StrategySpec(sid, "strategies.pulse:Pulse", [symbol], {"qty": qty, "every": 1}, autostart=True)
+
+
+async def test_a_manual_trade_lands_in_discretionary_and_leaves_the_strategies_alone(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    engine, trading, task = await run_engine(
+        sim, tmp_path, [pulse("one", "AAPL", 10), pulse("two", "AAPL", 4)]
+    )
+    events = engine.bus.subscribe(types={"fill", "reconciliation"})
+    try:
+        sim.control.set_price("AAPL", 150.0)
+        for actor in trading.actors.values():
+            await actor.tell(bar("AAPL", 0, 150.0))
+        for _ in range(2):
+            await wait_for_event(events, lambda e: isinstance(e, CommissionCharged))
+        sim.control.set_price("AAPL", 151.0)
+        sim.control.place_manual_order("AAPL", "BUY", 7)  # typed into TWS by hand
+        manual = await wait_for_event(events, lambda e: isinstance(e, OrderFilled))
+        rows = await trading.reconcile("test")
+        reported = await wait_for_event(events, lambda e: isinstance(e, PositionsReconciled))
+        assert trading.portfolio is not None
+        positions = {p.strategy_id: p for p in trading.portfolio.positions()}
+    finally:
+        await stop_engine(engine, task)
+    assert manual.fill.strategy_id == DISCRETIONARY
+    assert (positions[DISCRETIONARY].qty, positions[DISCRETIONARY].avg_cost) == (7.0, 151.0)
+    assert positions["one"].qty == 10 and positions["two"].qty == 4
+    [row] = rows
+    assert (row.ib_qty, row.attributed_qty, row.discretionary_qty, row.break_qty, row.locked) == (
+        21,
+        14,
+        7,
+        0,
+        False,
+    )
+    assert reported.rows == [msgspec.to_builtins(row)]
+
+
+async def test_risk_limits_reject_the_right_order_with_its_reason(sim: SimServer, tmp_path: Path) -> None:
+    engine, trading, task = await run_engine(sim, tmp_path, [pulse("big", "AAPL", 10)])
+    events = engine.bus.subscribe(types={"risk"})
+    try:
+        engine.settings = msgspec.structs.replace(
+            engine.settings,
+            risk=msgspec.structs.replace(engine.settings.risk, max_order_qty=100, max_order_notional=5000),
+        )
+        strategy = trading.actors["big"].strategy
+        assert strategy is not None
+        too_many = strategy.place_order("AAPL", 500, limit_price=1.0)
+        await too_many
+        too_dear = strategy.place_order("AAPL", 50, limit_price=200.0)
+        await too_dear
+        fine = strategy.place_order("AAPL", 5, limit_price=1.0)
+        await fine
+        rejected = [await wait_for_event(events, lambda e: isinstance(e, RiskRejected)) for _ in range(2)]
+    finally:
+        await stop_engine(engine, task)
+    assert too_many.status is OrderState.REJECTED and "exceeds risk.max_order_qty 100" in too_many.reason
+    assert too_dear.status is OrderState.REJECTED and "order notional 10,000.00" in too_dear.reason
+    assert fine.status is not OrderState.REJECTED
+    assert [r.reason for r in rejected] == [too_many.reason, too_dear.reason]
+    assert len(sim.control.orders()) == 1  # only the order within limits reached the simulator
+
+
+async def test_kill_switch_clears_the_book_of_every_mats_order_and_refuses_new_ones(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    specs = [pulse("a", "AAPL", 1), pulse("b", "MSFT", 1), pulse("c", "SPY", 1)]
+    engine, trading, task = await run_engine(sim, tmp_path, specs)
+    orders = engine.bus.subscribe(types={"order"})
+    try:
+        strategy_a = trading.actors["a"].strategy
+        for sid, symbol in (("a", "AAPL"), ("b", "MSFT"), ("c", "SPY")):
+            sim.control.set_price(symbol, 100.0)
+            strategy = trading.actors[sid].strategy
+            assert strategy is not None
+            await strategy.place_order(symbol, 1, limit_price=50.0)  # resting, far below the market
+        assert len(sim.control.open_orders()) == 3
+        await trading.stop_strategy("c", "operator")  # its client goes away; its order keeps resting
+        await asyncio.wait_for(sim.control.wait_disconnected(trading.client_ids["c"]), 5)
+        assert len(sim.control.open_orders()) == 3
+        loop = asyncio.get_running_loop()
+        engaged_at = loop.time()
+        await trading.kill_switch(reason="test")
+        cancelled: set[str] = set()
+        while len(cancelled) < 3:  # one Cancelled per order, the stopped strategy's included
+            event = await wait_for_event(
+                orders, lambda e: e.status.state is OrderState.CANCELLED, timeout=1.0
+            )
+            cancelled.add(event.status.order_ref)
+        cleared_in = loop.time() - engaged_at
+        assert sim.control.open_orders() == []
+        assert not trading.actors  # strategies stopped
+        assert strategy_a is not None
+        late = strategy_a.place_order("AAPL", 1, limit_price=50.0)  # a strategy object still holding on
+        await late
+    finally:
+        await stop_engine(engine, task)
+    assert cleared_in < 1.0
+    assert late.status is OrderState.REJECTED and "kill switch engaged (test)" in late.reason
+    assert len(sim.control.orders()) == 3  # nothing new reached the simulator
