@@ -112,6 +112,8 @@ class LiveTrading:
             route=self._route_status,
             account=settings.ib.account,
             risk=self.risk,
+            request_timeout=settings.ib.request_timeout,
+            owner_client=lambda sid: hub.client_for(sid, preferred=self.client_ids.get(sid)),
         )
         await sup.spawn(self.trades)
         trades, portfolio = self.trades, self.portfolio

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import msgspec
 
-from mats.messages import CommissionCharged, OrderFilled, PositionsReconciled, RiskRejected
+from mats.messages import CancelOrder, CommissionCharged, OrderFilled, PositionsReconciled, RiskRejected
 from mats.model import DISCRETIONARY, OrderState, StrategySpec
 from mats.sim import SimServer
 
@@ -118,3 +118,45 @@ async def test_kill_switch_clears_the_book_of_every_mats_order_and_refuses_new_o
     assert cleared_in < 1.0
     assert late.status is OrderState.REJECTED and "kill switch engaged (test)" in late.reason
     assert len(sim.control.orders()) == 3  # nothing new reached the simulator
+
+
+async def test_after_a_restart_open_orders_are_rebuilt_and_can_still_be_cancelled(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    engine, trading, task = await run_engine(sim, tmp_path, [pulse("rester", "AAPL", 1)])
+    try:
+        sim.control.set_price("AAPL", 100.0)
+        strategy = trading.actors["rester"].strategy
+        assert strategy is not None
+        resting = strategy.place_order("AAPL", 2, limit_price=90.0)
+        await resting
+        done = strategy.place_order("AAPL", 1)
+        await done.filled()
+        ref = resting.order_ref
+    finally:
+        await stop_engine(engine, task)  # the resting order keeps working at IB meanwhile
+
+    no_autostart = [msgspec.structs.replace(pulse("rester", "AAPL", 1), autostart=False)]
+    engine, trading, task = await run_engine(sim, tmp_path, no_autostart)
+    orders = engine.bus.subscribe(types={"order"})
+    try:
+        trades = trading.trades
+        assert trades is not None
+        record = trades.orders[ref]
+        assert (
+            record.status.state in (OrderState.SUBMITTED, OrderState.PENDING)
+            and record.request.con_id == 265598
+        )
+        assert trades.orders[done.order_ref].status.state is OrderState.FILLED
+        assert (
+            trading.portfolio is not None and trading.portfolio.position("rester", 265598).qty == 1
+        )  # replayed
+        reply = await trades.ask(CancelOrder(order_ref=ref))  # reconnects under the strategy's old clientId
+        assert reply.accepted, reply.status.reason
+        await wait_for_event(
+            orders, lambda e: e.status.order_ref == ref and e.status.state is OrderState.CANCELLED
+        )
+    finally:
+        await stop_engine(engine, task)
+    assert sim.control.open_orders() == []
+    assert len(sim.control.orders()) == 2  # nothing was sent twice

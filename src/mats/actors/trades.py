@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import anyio
 import msgspec
 from ib_async import Order, Trade
 
@@ -104,9 +105,14 @@ class TradeManager(Actor):
         route: Route | None = None,
         account: str = "",
         risk: RiskState | None = None,
+        request_timeout: float = 10.0,
+        owner_client: Callable[[str], Awaitable[ManagedClient]] | None = None,
     ) -> None:
         super().__init__("trades", bus=bus, control_capacity=100_000)
         self.risk = risk
+        self.request_timeout = request_timeout
+        # How to reach the client that placed a strategy's orders (reconnecting under its old clientId).
+        self.owner_client = owner_client or (lambda sid: hub.client_for(sid))
         self.hub = hub
         self.journal = journal
         self.instruments = instruments
@@ -118,6 +124,39 @@ class TradeManager(Actor):
         self.hub.recorder.on_connected.append(self._watch_master)
         if self.hub.recorder.ib is not None:
             await self._watch_master(self.hub.recorder)
+        await self.rebuild()
+
+    async def rebuild(self) -> None:
+        """Start-up (and after a crash): the journal's orders, brought up to date with what IB says.
+
+        Open orders come from the master client's ``reqAllOpenOrders``; orders the journal thinks are
+        working but IB no longer lists finished while MATS was down, and ``reqCompletedOrders`` says how.
+        """
+        for status in await self.journal.current_orders():
+            request = OrderRequest(
+                strategy_id=status.strategy_id, symbol=status.symbol, qty=status.qty or 0.0, con_id=None
+            )
+            self.orders.setdefault(status.order_ref, _Order(request, status.order_ref, status))
+        ib = self.hub.recorder.ib
+        if ib is None or not self.hub.recorder.connected:
+            return
+        try:
+            with anyio.fail_after(self.request_timeout):
+                open_trades = await ib.reqAllOpenOrdersAsync()
+                completed = await ib.reqCompletedOrdersAsync(apiOnly=True)
+        except TimeoutError:
+            self.log.warning("orders.rebuild_timeout", timeout_s=self.request_timeout)
+            return
+        for trade in [*open_trades, *completed]:
+            ref = trade.order.orderRef
+            record = self.orders.get(ref) if ref else None
+            if record is None:
+                continue
+            if trade.contract.conId and record.request.con_id is None:
+                record.request = msgspec.structs.replace(record.request, con_id=trade.contract.conId)
+            self._on_trade(trade)  # folds IB's view into the record through the mailbox, like live
+        working = sum(1 for r in self.orders.values() if not r.status.state.is_done)
+        self.log.info("orders.rebuilt", known=len(self.orders), working=working, open_at_ib=len(open_trades))
 
     async def _watch_master(self, client: ManagedClient) -> None:
         """The master client reports every order, including those whose own client is gone."""
@@ -207,6 +246,8 @@ class TradeManager(Actor):
             raise KeyError(f"unknown order {order_ref!r}")
         if record.status.state.is_done:
             return OrderReply(accepted=False, status=record.status)
+        if record.trade is None:
+            await self._bind_owner(record)
         client, trade = record.client, record.trade
         if client is None or trade is None or client.ib is None or not client.connected:
             owner = "?" if client is None else client.client_id
@@ -214,6 +255,22 @@ class TradeManager(Actor):
             return OrderReply(accepted=False, status=msgspec.structs.replace(record.status, reason=reason))
         client.ib.cancelOrder(trade.order)
         return OrderReply(accepted=True, status=record.status)
+
+    async def _bind_owner(self, record: _Order) -> None:
+        """An order from before a restart: find it among its strategy's client's open orders (only the
+        placing clientId may touch it; the strategy reconnects under the same id)."""
+        try:
+            client = await self.owner_client(record.request.strategy_id)
+        except Exception as exc:
+            self.log.warning("order.owner_unreachable", order_ref=record.order_ref, error=repr(exc))
+            return
+        if client.ib is None:
+            return
+        for trade in client.ib.openTrades():
+            if trade.order.orderRef == record.order_ref:
+                record.client, record.trade = client, trade
+                trade.statusEvent += self._on_trade
+                return
 
     async def _modify(self, command: ModifyOrder) -> OrderReply:
         record = self.orders.get(command.order_ref)
