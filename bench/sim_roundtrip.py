@@ -11,6 +11,9 @@ per order is measured alone, without sockets, to show where the time goes. ib_as
 the simulator does.
 
 Goal (issue 5): p50 < 2 ms and >= 1,000 orders/s.
+
+Last, a 6.5-hour session on the virtual clock (issue 6): one client streams ticks, 5-second bars and
+keepUpToDate 1-minute bars while the clock is advanced over the whole session at once.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from ib_async import IB, MarketOrder, Stock, Trade
 
 from mats.sim import SimServer
 from mats.sim import outbound as out
-from mats.sim.clock import WallClock
+from mats.sim.clock import VirtualClock, WallClock
 from mats.sim.codec import FrameReader, encode
 from mats.sim.contracts import ContractBook, default_contracts
 from mats.sim.events import ExchangeEvent, OrderChanged, OrderFilled, PositionChanged
@@ -266,6 +269,43 @@ def report_floors(sim_seconds: float, client_seconds: float, runs: list[Run], co
         print(f"{label:<44} {client_seconds / (run.pipelined_seconds / count):7.0%}")
 
 
+async def virtual_session(hours: float = 6.5) -> None:
+    """A trading session on the paused virtual clock, one client streaming ticks, 5-s and 1-min bars.
+
+    Shows what `--speed` can reach: the wall time one `advance` over the whole session takes, including
+    ib_async decoding every tick and bar it is sent.
+    """
+    seconds = int(hours * 3600)
+    clock = VirtualClock(dt.datetime(2026, 11, 23, 14, 30, tzinfo=dt.UTC), running=False)
+    async with SimServer(port=0, price_interval=1.0, clock=clock) as sim:
+        ib = IB()
+        await ib.connectAsync("127.0.0.1", sim.port, clientId=1, timeout=4)
+        try:
+            (aapl,) = await ib.qualifyContractsAsync(Stock("AAPL", "SMART", "USD"))
+            ticker = ib.reqMktData(aapl)
+            ticks = [0]
+            ticker.updateEvent += lambda t: ticks.__setitem__(0, ticks[0] + len(t.ticks))
+            fives = ib.reqRealTimeBars(aapl, 5, "TRADES", False)
+            minutes = await ib.reqHistoricalDataAsync(
+                aapl, "", "60 S", "1 min", "TRADES", False, keepUpToDate=True
+            )
+            await ib.reqCurrentTimeAsync()
+            start = time.perf_counter()
+            sim.control.advance(seconds)
+            simulated = time.perf_counter() - start
+            while len(fives) < seconds // 5:
+                await ib.updateEvent
+            took = time.perf_counter() - start
+        finally:
+            ib.disconnect()
+    print(f"-- a {hours} h session on the virtual clock ({seconds} walk steps), one client streaming")
+    received = f"{ticks[0]} / {len(fives)} / {len(minutes)}"
+    print(f"{'ticks / 5-s bars / 1-min bars received':<44} {received}")
+    print(f"{'simulator advance, wall':<44} {simulated:7.2f} s")
+    rate = f"({seconds / took:,.0f}x real time)"
+    print(f"{'until the client decoded the last bar, wall':<44} {took:7.2f} s  {rate}")
+
+
 async def main(count: int, window: int, own: bool) -> None:
     logging.basicConfig(level=logging.WARNING)
     print(f"ib_async request throttle: OFF (client.MaxRequests = 0); {count} market orders per phase")
@@ -280,6 +320,7 @@ async def main(count: int, window: int, own: bool) -> None:
         report(run, echo_p50, count)
     sim_seconds, replies = simulator_floor(count)
     report_floors(sim_seconds, client_floor(replies), runs, count)
+    await virtual_session()
 
 
 if __name__ == "__main__":

@@ -166,6 +166,41 @@ class Position(msgspec.Struct, frozen=True):
     multiplier: float = 1.0
 
 
+class Booking(msgspec.Struct, frozen=True):
+    """An operator's attribution of a break to a strategy or to Discretionary (DESIGN section 5).
+
+    It moves no shares at IB; it tells MATS who owns shares IB already reports. ``qty`` is signed.
+    """
+
+    booking_id: str
+    con_id: ConId
+    symbol: str
+    strategy_id: StrategyId
+    qty: float
+    price: float
+    by: str
+    reason: str
+    at: datetime
+    currency: str = "USD"
+    multiplier: float = 1.0
+
+    def as_fill(self) -> Fill:
+        return Fill(
+            exec_id=ExecId(f"booking:{self.booking_id}"),
+            order_ref="booking",
+            strategy_id=self.strategy_id,
+            con_id=self.con_id,
+            symbol=self.symbol,
+            side=Side.of(self.qty),
+            qty=abs(self.qty),
+            price=self.price,
+            exec_time=self.at,
+            commission=0.0,
+            currency=self.currency,
+            multiplier=self.multiplier,
+        )
+
+
 class StrategySpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """A registered strategy, as in ``[[strategies]]`` and ``POST /api/strategies``."""
 

@@ -9,14 +9,17 @@ the strategy that owns them. Every piece is a separate actor; this only connects
 from __future__ import annotations
 
 import asyncio
+import math
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import anyio
 import msgspec
 import structlog
+from ulid import ULID
 
-from mats.actors.portfolio import PortfolioManager, ReconcileWith
+from mats.actors.portfolio import Book, PortfolioManager, ReconcileWith
 from mats.actors.recorder import Recorder
 from mats.actors.strategy import (
     FillUpdate,
@@ -33,7 +36,7 @@ from mats.ib.contracts import IBInstrumentResolver
 from mats.marketdata.aggregate import parse_bar_size
 from mats.marketdata.feed import RealTimeBarFeed
 from mats.messages import AlertRaised, Drain, KillSwitchChanged, PositionsReconciled
-from mats.model import Fill, OrderStatus, StrategySpec
+from mats.model import DISCRETIONARY, Booking, ConId, Fill, OrderStatus, StrategyId, StrategySpec
 from mats.reconcile import ContractReconciliation, lock_reason
 from mats.risk import RiskState
 from mats.storage import load_strategy_specs, save_strategy_specs
@@ -96,7 +99,9 @@ class LiveTrading:
         self.portfolio = PortfolioManager(
             bus=bus, base_currency=settings.base_currency, route=self._route_fill
         )
-        self.portfolio.replay(await self.journal.current_fills())
+        self.portfolio.replay(
+            await self.journal.current_fills(), bookings=await self.journal.current_bookings()
+        )
         await sup.spawn(self.portfolio)
         self.recorder = Recorder(self.journal, hub.recorder, bus=bus, forward=self.portfolio.tell)
         await sup.spawn(self.recorder)
@@ -207,6 +212,46 @@ class LiveTrading:
         engine.bus.publish(PositionsReconciled(reason=reason, rows=[msgspec.to_builtins(r) for r in rows]))
         log.info("positions.reconciled", reason=reason, contracts=len(rows), locked=len(self.risk.locks))
         return rows
+
+    async def book(
+        self, *, con_id: int, strategy_id: str, qty: float, reason: str, by: str, price: float | None = None
+    ) -> tuple[Booking, list[ContractReconciliation]]:
+        """An operator attributes shares IB reports to a strategy or to Discretionary; journaled first."""
+        if self.journal is None or self.portfolio is None:
+            raise RuntimeError("live trading has not started")
+        if not reason.strip():
+            raise InvalidStrategy("reason", "a booking needs a reason (it is kept with the books)")
+        if not math.isfinite(qty) or qty == 0:
+            raise InvalidStrategy("qty", f"must be a non-zero finite number, got {qty}")
+        if strategy_id != DISCRETIONARY and strategy_id not in self.specs:
+            raise InvalidStrategy("strategy_id", f"unknown strategy {strategy_id!r} (or 'Discretionary')")
+        row = next((r for r in self.last_reconciliation if r.con_id == con_id), None)
+        instrument = self.instruments.by_con_id(con_id) if self.instruments is not None else None
+        if row is None and instrument is None:
+            raise InvalidStrategy("con_id", f"contract {con_id} is neither held nor known")
+        symbol = row.symbol if row is not None else instrument.key  # type: ignore[union-attr]
+        if price is None:
+            held = [p for p in self.portfolio.positions() if p.con_id == con_id and p.qty]
+            price = held[0].avg_cost if held else (self.feed.last_price(con_id) if self.feed else None) or 0.0
+        booking = Booking(
+            booking_id=str(ULID()),
+            con_id=ConId(con_id),
+            symbol=symbol,
+            strategy_id=StrategyId(strategy_id),
+            qty=qty,
+            price=price,
+            by=by,
+            reason=reason,
+            at=datetime.now(UTC),
+            currency=instrument.currency if instrument is not None else "USD",
+            multiplier=instrument.multiplier if instrument is not None else 1.0,
+        )
+        await self.journal.record_booking(booking)
+        await self.portfolio.ask(Book(booking))
+        log.warning(
+            "booking.recorded", booking_id=booking.booking_id, con_id=con_id, qty=qty, by=by, reason=reason
+        )
+        return booking, await self.reconcile(f"after booking {booking.booking_id}")
 
     async def _reconcile_after_reconnect(self, client: ManagedClient) -> None:
         if client.connects > 1:

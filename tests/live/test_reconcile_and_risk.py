@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 import msgspec
+import pytest
 
 from mats.messages import CancelOrder, CommissionCharged, OrderFilled, PositionsReconciled, RiskRejected
 from mats.model import DISCRETIONARY, OrderState, StrategySpec
@@ -160,3 +161,45 @@ async def test_after_a_restart_open_orders_are_rebuilt_and_can_still_be_cancelle
         await stop_engine(engine, task)
     assert sim.control.open_orders() == []
     assert len(sim.control.orders()) == 2  # nothing was sent twice
+
+
+async def test_a_split_breaks_and_locks_the_contract_until_an_operator_books_it(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    engine, trading, task = await run_engine(sim, tmp_path, [pulse("holder", "AAPL", 10)])
+    events = engine.bus.subscribe(types={"fill", "alert", "position"})
+    try:
+        sim.control.set_price("AAPL", 200.0)
+        await trading.actors["holder"].tell(bar("AAPL", 0, 200.0))
+        await wait_for_event(events, lambda e: isinstance(e, CommissionCharged))
+        sim.control.faults.split("AAPL", 2.0)  # IB now reports 20 shares; no execution explains 10 of them
+        engine_ib = engine.hub.engine.ib  # type: ignore[union-attr]
+        async with asyncio.timeout(5):
+            while sum(p.position for p in engine_ib.positions()) != 20:
+                await engine_ib.updateEvent
+        [row] = await trading.reconcile("after split")
+        lock = await wait_for_event(events, lambda e: getattr(e, "kind", "") == "lock")
+        assert (row.ib_qty, row.attributed_qty, row.break_qty, row.locked) == (20, 10, 10, True)
+        strategy = trading.actors["holder"].strategy
+        assert strategy is not None
+        refused = strategy.place_order("AAPL", 1, limit_price=50.0)
+        await refused
+        assert refused.status is OrderState.REJECTED and "AAPL (265598) is locked" in refused.reason
+        assert "break +10" in lock.message
+
+        booking, rows = await trading.book(
+            con_id=265598, strategy_id="holder", qty=10, price=0.0, reason="2:1 split", by="test"
+        )
+        [after] = rows
+        assert (after.attributed_qty, after.break_qty, after.locked) == (20, 0, False)
+        accepted = strategy.place_order("AAPL", 1, limit_price=50.0)
+        await accepted
+        assert accepted.status is not OrderState.REJECTED
+        assert trading.journal is not None
+        assert [b.reason for b in await trading.journal.current_bookings()] == ["2:1 split"]
+        assert trading.portfolio is not None
+        position = trading.portfolio.position("holder", 265598)
+    finally:
+        await stop_engine(engine, task)
+    assert position is not None and position.qty == 20 and position.avg_cost == pytest.approx(100.0)
+    assert booking.by == "test" and booking.qty == 10

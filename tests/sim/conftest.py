@@ -17,8 +17,9 @@ Connect = Callable[..., Awaitable[IB]]
 
 @pytest.fixture
 async def sim() -> AsyncIterator[SimServer]:
-    """Frozen prices (no random walk) so every expected value is exact; fast account pushes."""
-    async with SimServer(port=0, price_interval=0, account_push_interval=0.01) as server:
+    """Frozen prices (no random walk) so every expected value is exact; fast account pushes; DAY orders
+    never expire by themselves (the clock is the wall's, and a run may straddle 16:00 New York)."""
+    async with SimServer(port=0, price_interval=0, account_push_interval=0.01, day_end="") as server:
         yield server
 
 

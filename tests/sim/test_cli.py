@@ -28,6 +28,17 @@ def test_flags_reach_the_config_and_nonsense_is_refused() -> None:
     assert (config.port, config.master_client_id, config.max_clients) == (4002, 0, 5)
     with pytest.raises(ValueError, match="max_clients must be at least 1"):
         config_from_args(parse("--max-clients", "0"))
+    part2 = config_from_args(
+        parse("--speed", "60", "--start", "2024-01-02T14:30:00+00:00", "--pacing", "--admin-port", "0")
+    )
+    assert (part2.speed, part2.start, part2.pacing, part2.admin_port) == (
+        60.0,
+        "2024-01-02T14:30:00+00:00",
+        True,
+        0,
+    )
+    with pytest.raises(ValueError, match="start must be an ISO date/time"):
+        config_from_args(parse("--start", "yesterday"))
 
 
 async def test_run_serves_until_cancelled(

@@ -37,16 +37,20 @@ from mats.sim.codec import (
     frame,
     parse_handshake,
 )
-from mats.sim.contracts import ContractBook, default_contracts
+from mats.sim.contracts import ContractBook, ContractQuery, default_contracts
 from mats.sim.inbound import (
     CancelOrder,
+    CancelSubscription,
     ReqAccountUpdatesMulti,
     ReqCompletedOrders,
     ReqContractDetails,
     ReqExecutions,
+    ReqHeadTimeStamp,
+    ReqHistoricalData,
+    ReqMktData,
     ReqPnL,
+    ReqRealTimeBars,
     StartApi,
-    Unsupported,
     parse_request,
 )
 from mats.sim.orders import CommissionReport, Execution, OrderTicket, SimOrder, Status
@@ -400,6 +404,10 @@ def test_requests_ib_async_sends_on_connect_and_after_parse(sv: int) -> None:
         c.cancelOrder(31, "")
         c.reqMktData(8, Contract(conId=265598), "", True, False, [])
         c.reqHistoricalData(9, Contract(conId=265598), "", "1 D", "1 min", "TRADES", True, 1, False, [])
+        c.reqRealTimeBars(10, Contract(conId=265598), 5, "MIDPOINT", False, [])
+        c.reqHeadTimeStamp(11, Contract(conId=265598), "TRADES", True, 2)
+        c.reqHistoricalData(12, Contract(conId=265598), "", "2 D", "1 hour", "MIDPOINT", False, 2, True, [])
+        c.cancelMktData(8)
 
     parsed = [parse_request(f, sv) for f in sent_by_ib_async(sv, calls)]
     assert parsed[0] == StartApi(7, "")
@@ -411,8 +419,16 @@ def test_requests_ib_async_sends_on_connect_and_after_parse(sv: int) -> None:
     assert parsed[4] == ReqPnL(7, "DU0000001", "", 265598)
     assert parsed[5] == ReqCompletedOrders(False)
     assert parsed[6] == CancelOrder(31)
-    assert parsed[7] == Unsupported(1, 8, snapshot=True)
-    assert parsed[8] == Unsupported(20, 9)
+    assert parsed[7] == ReqMktData(8, ContractQuery(con_id=265598), "", True)
+    assert parsed[8] == ReqHistoricalData(
+        9, ContractQuery(con_id=265598), "", "1 min", "1 D", True, "TRADES", 1, False
+    )
+    assert parsed[9] == ReqRealTimeBars(10, ContractQuery(con_id=265598), 5, "MIDPOINT", False)
+    assert parsed[10] == ReqHeadTimeStamp(11, ContractQuery(con_id=265598), "TRADES", 2)
+    assert parsed[11] == ReqHistoricalData(
+        12, ContractQuery(con_id=265598), "", "1 hour", "2 D", False, "MIDPOINT", 2, True
+    )
+    assert parsed[12] == CancelSubscription(2, 8)
 
 
 def test_default_order_from_ib_async_is_not_mistaken_for_a_scale_or_hedge_order() -> None:

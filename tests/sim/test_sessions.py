@@ -143,14 +143,15 @@ async def test_requests_the_simulator_does_not_implement_never_hang(sim: SimServ
     (aapl,) = await ib.qualifyContractsAsync(Stock("AAPL", "SMART", "USD"))
     assert isinstance(aapl, Contract)
 
-    bars = await asyncio.wait_for(ib.reqHistoricalDataAsync(aapl, "", "1 D", "1 min", "TRADES", True), 2)
-    (ticker,) = await asyncio.wait_for(ib.reqTickersAsync(aapl), EVENT_TIMEOUT)
+    histogram = await asyncio.wait_for(ib.reqHistogramDataAsync(aapl, True, "1 week"), EVENT_TIMEOUT)
+    ticks = await asyncio.wait_for(
+        ib.reqHistoricalTicksAsync(aapl, "", dt.datetime.now(dt.UTC), 10, "TRADES", True), EVENT_TIMEOUT
+    )
     fundamentals = await asyncio.wait_for(ib.reqFundamentalDataAsync(aapl, "ReportSnapshot"), EVENT_TIMEOUT)
-    ib.reqMktData(aapl)
+    ib.reqMktDepth(aapl)
     await wait_until(ib, lambda: len(warnings) == 4)
 
-    assert list(bars) == [] and fundamentals == ""
-    assert ticker.contract == aapl
+    assert list(histogram) == [] and list(ticks) == [] and fundamentals == ""
     assert [code for _, code in warnings] == [321] * 4
     assert all(req_id > 0 for req_id, _ in warnings)
 

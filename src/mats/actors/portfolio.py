@@ -19,7 +19,7 @@ from mats.actors.base import Actor
 from mats.actors.bus import EventBus
 from mats.actors.recorder import CommissionBooked, FillBooked
 from mats.messages import CommissionCharged, PositionChanged
-from mats.model import DISCRETIONARY, CommissionReport, Fill, Position, split_exec_id
+from mats.model import DISCRETIONARY, Booking, CommissionReport, Fill, Position, split_exec_id
 from mats.reconcile import reconcile
 
 Route = Callable[[str, Fill], Awaitable[None] | None]
@@ -31,6 +31,12 @@ class GetPositions(msgspec.Struct, frozen=True):
 
 class GetCommissions(msgspec.Struct, frozen=True):
     pass
+
+
+class Book(msgspec.Struct, frozen=True):
+    """Apply an operator booking (already journaled) to the books."""
+
+    booking: Booking
 
 
 class ReconcileWith(msgspec.Struct, frozen=True):
@@ -51,9 +57,14 @@ class PortfolioManager(Actor):
         self._fills: dict[str, Fill] = {}  # base execId → current revision, in booking order
         self._commissions: dict[str, CommissionReport] = {}  # execId → report
 
-    def replay(self, fills: Iterable[Fill], commissions: Iterable[CommissionReport] = ()) -> None:
-        """Start-up: the journal's current fills, booked before the first live one (no events sent)."""
-        for fill in fills:
+    def replay(
+        self,
+        fills: Iterable[Fill],
+        commissions: Iterable[CommissionReport] = (),
+        bookings: Iterable[Booking] = (),
+    ) -> None:
+        """Start-up: the journal's fills and bookings, booked before the first live fill (no events)."""
+        for fill in [*fills, *(b.as_fill() for b in bookings)]:
             self._fills[split_exec_id(fill.exec_id)[0]] = fill
             self.ledger.book(fill)
         for report in commissions:
@@ -91,6 +102,13 @@ class PortfolioManager(Actor):
                 return [p for p in self.ledger.positions(strategy_id) if p.qty != 0 or p.realized_pnl != 0]
             case GetCommissions():
                 return self.commissions_by_strategy()
+            case Book(booking=booking):
+                fill = booking.as_fill()
+                self._fills[fill.exec_id] = fill
+                position, _ = self.ledger.book(fill)
+                if self.bus is not None:
+                    self.bus.publish(PositionChanged(position=position))
+                return position
             case ReconcileWith(ib_positions=ib_positions, in_flight=in_flight):
                 return reconcile(ib_positions, self.ledger.positions(), in_flight=in_flight)
         return None

@@ -48,6 +48,7 @@ def route_handlers() -> list[Any]:
         arctic.read_symbol,
         risk.kill_switch,
         risk.reconcile_now,
+        risk.book,
     ]
 
 

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from .clock import VirtualClock
 from .codec import UNSET_DOUBLE
 from .orders import CommissionReport, Execution, OrderTicket, OrderView
 
 if TYPE_CHECKING:
+    import pandas as pd
+
+    from .bars import Bar
+    from .faults import Faults
+    from .market import Quote
     from .server import SimServer
 
 
@@ -39,6 +46,55 @@ class Control:
 
     def __init__(self, server: SimServer) -> None:
         self._server = server
+
+    @property
+    def faults(self) -> Faults:
+        """Restart, reset, farm flaps, dropped end markers, corrected executions… (see `faults.py`)."""
+        return self._server.faults
+
+    # ----------------------------------------------------------------- clock
+
+    def now(self) -> dt.datetime:
+        return self._server.clock.now()
+
+    def _virtual(self) -> VirtualClock:
+        clock = self._server.clock
+        if not isinstance(clock, VirtualClock):
+            raise TypeError("this simulator runs on a clock that cannot be steered")
+        return clock
+
+    def advance(self, seconds: float) -> int:
+        """Move virtual time ahead, firing every fill, tick, bar and expiry due on the way."""
+        return self._virtual().advance(seconds)
+
+    def set_speed(self, speed: float) -> None:
+        self._virtual().set_speed(speed)
+
+    def pause(self) -> None:
+        """Stop virtual time; only `advance` moves it."""
+        self._virtual().pause()
+
+    def resume(self) -> None:
+        self._virtual().resume()
+
+    # ----------------------------------------------------------- market data
+
+    def load_bars(self, symbol: str, frame: pd.DataFrame) -> None:
+        """Replay these bars as `symbol`'s prices from now on (earlier rows become its history)."""
+        self._server.load_bars(symbol, frame)
+
+    def quote(self, symbol: str) -> Quote:
+        """The bid/ask/last a client subscribing now would see."""
+        spec = self._server.contracts.by_symbol(symbol)
+        return self._server.market.quote(spec)
+
+    def bars(
+        self, symbol: str, seconds: int, start: dt.datetime, end: dt.datetime | None = None
+    ) -> list[Bar]:
+        """Bars of `seconds` as reqHistoricalData would build them (TRADES)."""
+        tape = self._server.market.tape(self._server.contracts.by_symbol(symbol).con_id)
+        now = self._server.clock.now().timestamp()
+        return tape.bars(start.timestamp(), now if end is None else end.timestamp(), seconds, now)
 
     # ---------------------------------------------------------------- market
 

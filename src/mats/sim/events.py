@@ -24,6 +24,15 @@ class OrderFilled:
 
 
 @dataclass(frozen=True, slots=True)
+class ExecutionCorrected:
+    """A busted execution re-issued with the next revision: execDetails + commission report again."""
+
+    order: OrderView
+    execution: Execution
+    report: CommissionReport
+
+
+@dataclass(frozen=True, slots=True)
 class OrderRejected:
     """Error 201 to the owner, then the order shows as Inactive."""
 
@@ -56,12 +65,19 @@ class PositionChanged:
 
 @dataclass(frozen=True, slots=True)
 class PricesMoved:
-    """Marks moved (random walk or control API): account, portfolio and PnL values are stale."""
+    """Prices moved (walk, replay or control API): ticks go out, account and PnL values are stale.
+
+    `size` is what printed at each new price (0 for a quote-only move).
+    """
+
+    con_ids: tuple[int, ...] = ()
+    size: float = 100.0
 
 
 ExchangeEvent = (
     OrderChanged
     | OrderFilled
+    | ExecutionCorrected
     | OrderRejected
     | OrderCancelled
     | WhatIfAnswered

@@ -15,13 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import ROUND_CEILING, Decimal
 
-from .account import INITIAL_MARGIN_RATE, Account
+from .account import INITIAL_MARGIN_RATE, Account, Holding
 from .clock import Clock, Timer, ib_time
 from .codec import UNSET_DOUBLE
 from .commissions import commission_currency, order_commission
 from .contracts import ContractBook, ContractQuery, ContractSpec
 from .events import (
     ExchangeEvent,
+    ExecutionCorrected,
     OrderCancelled,
     OrderChanged,
     OrderFilled,
@@ -204,21 +205,23 @@ class Exchange:
 
     # ------------------------------------------------------------------ prices
 
-    def set_price(self, con_id: int, price: float) -> None:
+    def set_price(self, con_id: int, price: float, size: float = 100.0) -> None:
+        """A print at `price` (size 0: a quote move only); ticks go out before the fills it causes."""
         self.prices.set(con_id, price)
+        self._publish(PricesMoved((con_id,), size))
         self._reprice(con_id)
 
     def step_prices(self) -> None:
-        self.prices.step()
+        moved = self.prices.step()
+        if moved:
+            self._publish(PricesMoved(tuple(moved)))
         for con_id in {o.contract.con_id for o in self._working.values()}:
             self._reprice(con_id)
-        self._publish(PricesMoved())
 
     def _reprice(self, con_id: int) -> None:
         for order in [o for o in self._working.values() if o.contract.con_id == con_id]:
             if order.perm_id not in self._timers:
                 self._work(order)
-        self._publish(PricesMoved())
 
     # --------------------------------------------------------------- lifecycle
 
@@ -426,6 +429,59 @@ class Exchange:
         )  # fmt: skip
         self._publish(OrderFilled(order.view(), execution, report))
         self._publish(PositionChanged(spec.con_id))
+
+    # ------------------------------------------------------------------ faults
+
+    def correct_execution(self, exec_id: str, price: float | None, qty: Decimal | None) -> str:
+        """Re-issue an execution as the next revision (`.01` → `.02`) with a new price and/or quantity."""
+        found = [i for i, (e, _) in enumerate(self._executions) if e.exec_id == exec_id]
+        if not found:
+            raise KeyError(f"no execution {exec_id!r}")
+        i = found[0]
+        old, report = self._executions[i]
+        base, _, revision = exec_id.rpartition(".")
+        new_id = f"{base}.{int(revision) + 1:02d}"
+        new_price = old.price if price is None else price
+        new_qty = old.shares if qty is None else qty
+        sign = 1 if old.side == "BOT" else -1
+        self.account.apply_fill(old.contract, -sign * old.shares, old.price, 0.0)
+        self.account.apply_fill(old.contract, sign * new_qty, new_price, 0.0)
+        corrected = replace(old, exec_id=new_id, price=new_price, shares=new_qty)
+        new_report = replace(report, exec_id=new_id)
+        self._executions[i] = (corrected, new_report)
+        log.warning("execution.corrected %s -> %s price=%s qty=%s", exec_id, new_id, new_price, new_qty)
+        order = self._orders.get(old.perm_id)
+        if order is not None:
+            self._publish(ExecutionCorrected(order.view(), corrected, new_report))
+        self._publish(PositionChanged(old.contract.con_id))
+        return new_id
+
+    def adjust_position(
+        self,
+        con_id: int,
+        *,
+        ratio: float | None = None,
+        quantity: Decimal | None = None,
+        avg_cost: float | None = None,
+    ) -> None:
+        """Change a holding with no execution: a split (`ratio`) or a plain new quantity/average cost."""
+        spec = self.contracts.by_id(con_id)
+        if spec is None:
+            raise KeyError(f"no contract {con_id}")
+        holding = self.account.holdings.setdefault(con_id, Holding(spec))
+        if ratio is not None:
+            if not ratio > 0:
+                raise ValueError(f"split ratio must be positive, got {ratio}")
+            holding.qty = holding.qty * Decimal(str(ratio))
+            holding.avg_price /= ratio
+            self.prices.set(con_id, self.prices.price(con_id) / ratio)
+            self._publish(PricesMoved((con_id,), 0.0))
+        if quantity is not None:
+            holding.qty = quantity
+        if avg_cost is not None:
+            holding.avg_price = avg_cost / spec.multiplier_value
+        log.warning("position.adjusted con_id=%s qty=%s avg_cost=%s", con_id, holding.qty, holding.avg_cost)
+        self._publish(PositionChanged(con_id))
 
     def _answer_what_if(self, client_id: int, order_id: int, spec: ContractSpec, t: OrderTicket) -> None:
         price = t.lmt_price if t.lmt_price != UNSET_DOUBLE else self.prices.price(spec.con_id)

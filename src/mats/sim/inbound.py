@@ -156,6 +156,44 @@ class ReqMarketRule:
 
 
 @dataclass(frozen=True, slots=True)
+class ReqMktData:
+    req_id: int
+    contract: ContractQuery
+    generic_ticks: str
+    snapshot: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ReqHistoricalData:
+    req_id: int
+    contract: ContractQuery
+    end: str
+    bar_size: str
+    duration: str
+    use_rth: bool
+    what_to_show: str
+    format_date: int
+    keep_up_to_date: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ReqRealTimeBars:
+    req_id: int
+    contract: ContractQuery
+    bar_size: int
+    what_to_show: str
+    use_rth: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ReqHeadTimeStamp:
+    req_id: int
+    contract: ContractQuery
+    what_to_show: str
+    format_date: int
+
+
+@dataclass(frozen=True, slots=True)
 class Ignored:
     """A message that needs no answer (a cancel of something never started, a log level…)."""
 
@@ -194,6 +232,10 @@ Request = (
     | ReqCompletedOrders
     | ReqMatchingSymbols
     | ReqMarketRule
+    | ReqMktData
+    | ReqHistoricalData
+    | ReqRealTimeBars
+    | ReqHeadTimeStamp
     | Ignored
     | Unsupported
 )
@@ -201,9 +243,9 @@ Request = (
 #: Messages that carry no version field at sv 178 (all others have it as their second field).
 _UNVERSIONED = frozenset({3, 20, 22, *range(78, 105)})
 #: Cancels and settings: nothing to answer.
-_IGNORED = frozenset({2, 11, 13, 14, 23, 25, 51, 53, 56, 57, 65, 66, 72, 73, 89, 90, 98, 101, 103})
-#: Cancels of subscriptions the session tracks by reqId.
-_CANCELS = frozenset({63, 75, 77, 93, 95})
+_IGNORED = frozenset({11, 13, 14, 23, 53, 56, 57, 65, 66, 72, 73, 89, 90, 98, 101, 103})
+#: Cancels of subscriptions the session tracks by reqId (market data, bars, account summary, PnL…).
+_CANCELS = frozenset({2, 25, 51, 63, 75, 77, 93, 95})
 
 
 def read_contract(r: FieldReader) -> ContractQuery:
@@ -377,8 +419,38 @@ def _req_mkt_data(r: FieldReader, sv: int) -> Request:
         r.skip(4 * r.integer())
     if r.flag():
         r.skip(3)
-    r.skip(1)  # genericTickList
-    return Unsupported(1, req_id, snapshot=r.flag())
+    generic = r.text()
+    snapshot = r.flag()
+    if contract.sec_type == "BAG":
+        return Unsupported(1, req_id, snapshot=snapshot)
+    return ReqMktData(req_id, contract, generic, snapshot)
+
+
+def _req_historical_data(r: FieldReader, sv: int) -> Request:
+    req_id = r.integer()
+    contract = read_contract(r)
+    r.skip(1)  # includeExpired
+    end, bar_size, duration = r.text(), r.text(), r.text()
+    use_rth, what, format_date = r.flag(), r.text(), r.integer(1)
+    if contract.sec_type == "BAG":
+        return Unsupported(20, req_id)
+    keep = r.flag() if r.remaining else False
+    return ReqHistoricalData(
+        req_id, contract, end, bar_size, duration, use_rth, what.upper(), format_date, keep
+    )
+
+
+def _req_real_time_bars(r: FieldReader, sv: int) -> Request:
+    req_id = r.integer()
+    contract = read_contract(r)
+    return ReqRealTimeBars(req_id, contract, r.integer(5), r.text().upper(), r.flag())
+
+
+def _req_head_time_stamp(r: FieldReader, sv: int) -> Request:
+    req_id = r.integer()
+    contract = read_contract(r)
+    r.skip(2)  # includeExpired, useRTH
+    return ReqHeadTimeStamp(req_id, contract, r.text().upper(), r.integer(1))
 
 
 _PARSERS: dict[int, Callable[[FieldReader, int], Request]] = {
@@ -393,8 +465,10 @@ _PARSERS: dict[int, Callable[[FieldReader, int], Request]] = {
     15: lambda r, sv: ReqAutoOpenOrders(r.flag()),
     16: lambda r, sv: ReqOpenOrders(all_clients=True),
     17: lambda r, sv: ReqManagedAccounts(),
+    20: _req_historical_data,
     49: lambda r, sv: ReqCurrentTime(),
     58: lambda r, sv: ReqGlobalCancel(),
+    50: _req_real_time_bars,
     59: lambda r, sv: ReqMarketDataType(r.integer()),
     61: lambda r, sv: ReqPositions(True),
     62: lambda r, sv: ReqAccountSummary(r.integer(), r.text(), r.text()),
@@ -403,6 +477,7 @@ _PARSERS: dict[int, Callable[[FieldReader, int], Request]] = {
     74: lambda r, sv: ReqPositionsMulti(r.integer(), r.text(), r.text()),
     76: lambda r, sv: ReqAccountUpdatesMulti(r.integer(), r.text(), r.text()),
     81: lambda r, sv: ReqMatchingSymbols(r.integer(), r.text()),
+    87: _req_head_time_stamp,
     91: lambda r, sv: ReqMarketRule(r.integer()),
     92: lambda r, sv: ReqPnL(r.integer(), r.text(), r.text()),
     94: lambda r, sv: ReqPnL(r.integer(), r.text(), r.text(), r.integer()),

@@ -347,7 +347,6 @@ def empty_answer(msg_id: int, req_id: int | None, snapshot: bool) -> Fields | No
         83: [82, req_id, 0],  # smart components
         84: [83, req_id, 0, ""],  # news article
         86: [87, req_id, 0],  # historical news end
-        87: [88, req_id, ""],  # head timestamp: ib_async raises ValueError rather than waiting
         88: [89, req_id, 0],  # histogram
         96: [96, req_id, 0, 1],  # historical ticks, done
         100: [104, req_id, "{}"],  # WSH meta data

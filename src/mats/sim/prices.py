@@ -28,6 +28,7 @@ class PriceWalk:
         self._volatility = volatility
         self._specs = {c.con_id: c for c in contracts}
         self._prices = {c.con_id: c.start_price for c in self._specs.values()}
+        self._pinned: set[int] = set()  # replayed contracts: the walk leaves them alone
 
     def price(self, con_id: int) -> float:
         return self._prices[con_id]
@@ -37,8 +38,20 @@ class PriceWalk:
             raise ValueError(f"price must be a positive finite number, got {price!r}")
         self._prices[con_id] = round_to_tick(price, self._specs[con_id].min_tick)
 
-    def step(self) -> None:
+    def pin(self, con_id: int) -> None:
+        """Take a contract off the walk (its prices come from replayed bars)."""
+        self._pinned.add(con_id)
+
+    def step(self) -> list[int]:
+        """One walk step for every contract not pinned; returns the conIds that moved."""
+        moved: list[int] = []
         for con_id, spec in self._specs.items():
-            shock = self._rng.gauss(0.0, self._volatility)
-            moved = self._prices[con_id] * math.exp(shock)
-            self._prices[con_id] = max(spec.min_tick, round_to_tick(moved, spec.min_tick))
+            shock = self._rng.gauss(0.0, self._volatility)  # drawn for pinned ones too: same seed, same path
+            if con_id in self._pinned:
+                continue
+            walked = self._prices[con_id] * math.exp(shock)
+            price = max(spec.min_tick, round_to_tick(walked, spec.min_tick))
+            if price != self._prices[con_id]:
+                self._prices[con_id] = price
+                moved.append(con_id)
+        return moved

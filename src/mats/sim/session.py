@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from . import outbound as out
 from .codec import FrameReader, MalformedMessage, ProtocolError, encode, parse_handshake
@@ -30,15 +30,19 @@ from .inbound import (
     ReqCurrentTime,
     ReqExecutions,
     ReqGlobalCancel,
+    ReqHeadTimeStamp,
+    ReqHistoricalData,
     ReqIds,
     ReqManagedAccounts,
     ReqMarketDataType,
     ReqMarketRule,
     ReqMatchingSymbols,
+    ReqMktData,
     ReqOpenOrders,
     ReqPnL,
     ReqPositions,
     ReqPositionsMulti,
+    ReqRealTimeBars,
     Request,
     StartApi,
     Unsupported,
@@ -47,6 +51,12 @@ from .inbound import (
 )
 from .orders import Execution
 from .outbound import Fields
+from .pacing import MAX_MESSAGES_PER_SECOND, Window
+
+if TYPE_CHECKING:
+    from .clock import Clock
+    from .faults import Faults
+    from .feeds import BarStream, Feeds, TickStream
 
 log = logging.getLogger("mats.sim.session")
 
@@ -63,6 +73,10 @@ class Hub(Protocol):
     master_client_id: int
     exchange: Exchange
     contracts: ContractBook
+    feeds: Feeds
+    faults: Faults
+    clock: Clock
+    pacing: bool
 
     def register(self, session: Session, client_id: int) -> tuple[int, str] | None: ...
 
@@ -83,6 +97,8 @@ class Subscriptions:
     account_multi: set[int] = field(default_factory=set)
     account_summary: dict[int, frozenset[str]] = field(default_factory=dict)
     pnl: dict[int, int] = field(default_factory=dict)  # reqId → conId (0: whole account)
+    ticks: dict[int, TickStream] = field(default_factory=dict)
+    bar_streams: dict[int, BarStream] = field(default_factory=dict)  # keepUpToDate and real-time bars
 
 
 class Session:
@@ -99,6 +115,7 @@ class Session:
         self._frames = FrameReader()
         self._outbox: list[bytes] = []
         self._flush_scheduled = False
+        self._rate = Window(1.0)
         peer = writer.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
 
@@ -207,6 +224,19 @@ class Session:
             req_id = request_id(fields)
             self.send(out.error(-1 if req_id is None else req_id, 320, f"Error reading request: {e}"))
             return
+        if self.hub.pacing and self.client_id is not None:
+            received = self._rate.hit(asyncio.get_running_loop().time())
+            if received > MAX_MESSAGES_PER_SECOND:
+                req_id = request_id(fields)
+                self.send(
+                    out.error(
+                        -1 if req_id is None else req_id,
+                        100,
+                        f"Max rate of messages per second has been exceeded:max={MAX_MESSAGES_PER_SECOND} "
+                        f"rec={received} (1)",
+                    )
+                )
+                return
         if self.client_id is None and not isinstance(request, StartApi):
             self.send(out.error(-1, 321, "The API connection is not started: send startApi first."))
             return
@@ -245,19 +275,19 @@ class Session:
                 for order in ex.open_orders(None if all_clients else cid):
                     self.send(out.open_order(order, self.server_version))
                     self.send(out.order_status(order))
-                self.send(out.open_order_end())
+                self.end_marker("openOrderEnd", out.open_order_end())
             case ReqAutoOpenOrders(auto_bind=auto_bind):
                 self.subs.auto_open_orders = auto_bind and cid == 0
             case ReqCompletedOrders(api_only=api_only):
                 for order in ex.completed_orders(api_only):
                     self.send(out.completed_order(order, self.server_version))
-                self.send(out.completed_orders_end())
+                self.end_marker("completedOrdersEnd", out.completed_orders_end())
             case ReqExecutions(req_id=req_id, filter=flt):
                 for execution, report in ex.executions():
                     if self._sees_execution(execution) and _passes(flt, execution):
                         self.send(out.exec_details(req_id, execution, self.server_version))
                         self.send(out.commission_report(report))
-                self.send(out.exec_details_end(req_id))
+                self.end_marker("execDetailsEnd", out.exec_details_end(req_id))
             case ReqIds():
                 self.send(out.next_valid_id(ex.next_order_id(cid)))
             case ReqContractDetails(req_id=req_id, contract=query):
@@ -268,11 +298,19 @@ class Session:
                 today = ex.clock.now().date()
                 for spec in found:
                     self.send(out.contract_details(req_id, as_requested(spec, query), today))
-                self.send(out.contract_details_end(req_id))
+                self.end_marker("contractDetailsEnd", out.contract_details_end(req_id))
             case ReqManagedAccounts():
                 self.send(out.managed_accounts([self.hub.account]))
             case ReqCurrentTime():
                 self.send(out.current_time(int(ex.clock.now().timestamp())))
+            case ReqMktData():
+                self.hub.feeds.market_data(self, request)
+            case ReqHistoricalData():
+                self.hub.feeds.historical(self, request)
+            case ReqRealTimeBars():
+                self.hub.feeds.real_time_bars(self, request)
+            case ReqHeadTimeStamp():
+                self.hub.feeds.head_timestamp(self, request)
             case ReqMarketDataType(market_data_type=kind):
                 self.subs.market_data_type = kind
             case ReqPositions(subscribe=subscribe):
@@ -280,25 +318,25 @@ class Session:
                 if subscribe:
                     for h in ex.account.holdings.values():
                         self.send(out.position(self.hub.account, h.spec, h.qty, h.avg_cost))
-                    self.send(out.position_end())
+                    self.end_marker("positionEnd", out.position_end())
             case ReqPositionsMulti(req_id=req_id):
                 self.subs.positions_multi.add(req_id)
                 for h in ex.account.holdings.values():
                     self.send(out.position_multi(req_id, self.hub.account, h.spec, h.qty, h.avg_cost))
-                self.send(out.position_multi_end(req_id))
+                self.end_marker("positionMultiEnd", out.position_multi_end(req_id))
             case ReqAccountUpdates(subscribe=subscribe):
                 self.subs.account_updates = subscribe
                 if subscribe:
                     self.push_account_updates()
-                    self.send(out.account_download_end(self.hub.account))
+                    self.end_marker("accountDownloadEnd", out.account_download_end(self.hub.account))
             case ReqAccountUpdatesMulti(req_id=req_id):
                 self.subs.account_multi.add(req_id)
                 self.push_account_multi(req_id)
-                self.send(out.account_update_multi_end(req_id))
+                self.end_marker("accountUpdateMultiEnd", out.account_update_multi_end(req_id))
             case ReqAccountSummary(req_id=req_id, tags=tags):
                 self.subs.account_summary[req_id] = frozenset(t for t in tags.split(",") if t)
                 self.push_account_summary(req_id)
-                self.send(out.account_summary_end(req_id))
+                self.end_marker("accountSummaryEnd", out.account_summary_end(req_id))
             case ReqPnL(req_id=req_id, con_id=con_id):
                 self.subs.pnl[req_id] = con_id
                 self.push_pnl(req_id)
@@ -307,6 +345,8 @@ class Session:
                 self.subs.account_multi.discard(req_id)
                 self.subs.account_summary.pop(req_id, None)
                 self.subs.pnl.pop(req_id, None)
+                self.subs.ticks.pop(req_id, None)
+                self.subs.bar_streams.pop(req_id, None)
             case ReqMatchingSymbols(req_id=req_id, pattern=pattern):
                 found = [s for s in self.hub.contracts if s.symbol.startswith(pattern.upper())]
                 self.send(out.symbol_samples(req_id, found, self.server_version))
@@ -320,6 +360,17 @@ class Session:
                     self.send(answer)
             case Ignored():
                 pass
+
+    def end_marker(self, name: str, fields: Fields) -> None:
+        """Send an end marker, unless a fault drops or delays it."""
+        fault = self.hub.faults.take_marker(name)
+        if fault is None:
+            self.send(fields)
+        elif fault.delay is not None:
+            log.info("fault.end_marker_delayed session=%s name=%s delay=%s", self.number, name, fault.delay)
+            self.hub.clock.call_later(fault.delay, lambda: self.send(fields))
+        else:
+            log.info("fault.end_marker_dropped session=%s name=%s", self.number, name)
 
     def _start(self, client_id: int) -> None:
         if self.client_id is not None:

@@ -32,6 +32,7 @@ import structlog
 
 from mats.model import (
     ORDER_REF_PREFIX,
+    Booking,
     CommissionReport,
     Fill,
     OrderStatus,
@@ -160,6 +161,15 @@ class Journal:
     async def record_order_event(self, status: OrderStatus) -> OrderEventRecorded | None:
         """Commit an order event; None when it repeats the previous event of the same orderRef."""
         result: OrderEventRecorded | None = await self._submit(self._insert_order_event, status)
+        return result
+
+    async def record_booking(self, booking: Booking) -> int:
+        """Commit an operator booking (with who and why); returns its journal sequence."""
+        result: int = await self._submit(self._insert_booking, booking)
+        return result
+
+    async def current_bookings(self) -> list[Booking]:
+        result: list[Booking] = await self._read(journal_sql.current_bookings)
         return result
 
     async def mark_flushed(self, stream: str, seq: int) -> None:
@@ -456,6 +466,14 @@ class Journal:
             (st.order_ref, state_key, seq),
         )
         return OrderEventRecorded(seq=seq, order_ref=st.order_ref, recorded_at=now)
+
+    def _insert_booking(self, conn: sqlite3.Connection, booking: Booking) -> int:
+        seq, now = self._next()
+        conn.execute(
+            "INSERT INTO bookings(seq, recorded_at, booking_id, booking) VALUES (?,?,?,?)",
+            (seq, now, booking.booking_id, msgspec.json.encode(booking).decode()),
+        )
+        return seq
 
     def _set_mark(self, conn: sqlite3.Connection, stream: str, seq: int) -> None:
         conn.execute(

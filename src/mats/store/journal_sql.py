@@ -5,9 +5,10 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, datetime
 
+import msgspec
 import pandas as pd
 
-from mats.model import ConId, ExecId, Fill, OrderRef, OrderState, OrderStatus, Side, StrategyId
+from mats.model import Booking, ConId, ExecId, Fill, OrderRef, OrderState, OrderStatus, Side, StrategyId
 from mats.store import schemas
 
 SCHEMA_SQL = """
@@ -68,6 +69,14 @@ CREATE TABLE IF NOT EXISTS orders (
     order_ref TEXT PRIMARY KEY,
     state_key TEXT NOT NULL,
     seq INTEGER NOT NULL
+);
+
+-- operator bookings: who attributed a break to whom, and why (never silent)
+CREATE TABLE IF NOT EXISTS bookings (
+    seq INTEGER PRIMARY KEY,
+    recorded_at INTEGER NOT NULL,
+    booking_id TEXT NOT NULL UNIQUE,
+    booking TEXT NOT NULL
 );
 
 -- how far each stream has reached ArcticDB (a hint; ArcticDB's symbol metadata is the authority)
@@ -159,3 +168,8 @@ def current_orders(conn: sqlite3.Connection) -> list[OrderStatus]:
 def get_mark(conn: sqlite3.Connection, stream: str) -> int:
     row = conn.execute("SELECT seq FROM marks WHERE stream=?", (stream,)).fetchone()
     return int(row[0]) if row else 0
+
+
+def current_bookings(conn: sqlite3.Connection) -> list[Booking]:
+    rows = conn.execute("SELECT booking FROM bookings ORDER BY seq").fetchall()
+    return [msgspec.json.decode(row[0], type=Booking) for row in rows]

@@ -7,9 +7,10 @@ from typing import Any
 
 import msgspec
 from litestar import post
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import JSONBody
 
+from mats.actors.strategy import InvalidStrategy
 from mats.api.context import Ctx
 from mats.api.routes.strategies import trading_of
 
@@ -31,6 +32,33 @@ class KillSwitchState(msgspec.Struct, frozen=True):
 class Reconciliation(msgspec.Struct, frozen=True):
     as_of: datetime
     reconciliation: list[dict[str, Any]]
+
+
+class BookingRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    con_id: int
+    strategy_id: str  # a registered strategy, or "Discretionary"
+    qty: float  # signed
+    reason: str
+    price: float | None = None  # default: the current average cost, else the last price
+    by: str = "operator"
+
+
+class BookingDone(msgspec.Struct, frozen=True):
+    booking: dict[str, Any]
+    reconciliation: list[dict[str, Any]]
+
+
+@post("/api/portfolio/bookings")
+async def book(ctx: Ctx, data: JSONBody[BookingRequest]) -> BookingDone:
+    trading = trading_of(ctx)
+    try:
+        booking, rows = await trading.book(
+            con_id=data.con_id, strategy_id=data.strategy_id, qty=data.qty, reason=data.reason, by=data.by,
+            price=data.price,
+        )  # fmt: skip
+    except InvalidStrategy as exc:
+        raise ValidationException(detail=str(exc)) from None
+    return BookingDone(msgspec.to_builtins(booking), [msgspec.to_builtins(r) for r in rows])
 
 
 @post("/api/risk/kill-switch")
