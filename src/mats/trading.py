@@ -9,17 +9,14 @@ the strategy that owns them. Every piece is a separate actor; this only connects
 from __future__ import annotations
 
 import asyncio
-import math
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import anyio
 import msgspec
 import structlog
-from ulid import ULID
 
-from mats.actors.portfolio import Book, PortfolioManager, ReconcileWith
+from mats.actors.portfolio import PortfolioManager
 from mats.actors.recorder import Recorder
 from mats.actors.strategy import (
     FillUpdate,
@@ -28,16 +25,17 @@ from mats.actors.strategy import (
     StrategyActor,
     load_strategy_class,
 )
-from mats.actors.trades import CancelAll, TradeManager
+from mats.actors.trades import TradeManager
 from mats.brokers.live import LiveBroker
 from mats.brokers.schedule import ScheduledJob
-from mats.ib.connection import ManagedClient
+from mats.controls import AccountControls
+from mats.equity import EquityTracker
 from mats.ib.contracts import IBInstrumentResolver
 from mats.marketdata.aggregate import parse_bar_size
 from mats.marketdata.feed import RealTimeBarFeed
-from mats.messages import AlertRaised, Drain, KillSwitchChanged, PositionsReconciled
-from mats.model import DISCRETIONARY, Booking, ConId, Fill, OrderStatus, StrategyId, StrategySpec
-from mats.reconcile import ContractReconciliation, lock_reason
+from mats.messages import AlertRaised
+from mats.model import Booking, Fill, OrderStatus, StrategySpec
+from mats.reconcile import ContractReconciliation
 from mats.risk import RiskState
 from mats.storage import load_strategy_specs, save_strategy_specs
 from mats.store.flusher import Flusher
@@ -78,8 +76,10 @@ class LiveTrading:
         self.flusher: Flusher | None = None
         self.feed: RealTimeBarFeed | None = None
         self.risk: RiskState | None = None
-        self.last_reconciliation: list[ContractReconciliation] = []
+        self.controls = AccountControls(self)
         self._hourly: asyncio.Task[None] | None = None
+        self._equity_task: asyncio.Task[None] | None = None
+        self.equity: EquityTracker | None = None
         self._flush_task: asyncio.Task[None] | None = None
         self.account = ""
 
@@ -143,15 +143,23 @@ class LiveTrading:
             self.register(spec)
         self.persist_soon()
         await self.reconcile("start-up")
-        hub.recorder.on_connected.append(self._reconcile_after_reconnect)  # after the recorder's catch-up
-        self._hourly = asyncio.create_task(self._reconcile_hourly(), name="reconcile-hourly")
+        hub.recorder.on_connected.append(self.controls.reconcile_after_reconnect)  # after its catch-up
+        self._hourly = asyncio.create_task(self.controls.reconcile_hourly(), name="reconcile-hourly")
+        self.equity = EquityTracker(
+            lambda: self._net_liquidation(hub, settings.base_currency),
+            self._strategy_pnl,
+            reset=settings.daily_pnl_reset,
+            tz=settings.daily_pnl_tz,
+        )
+        self._equity_task = asyncio.create_task(self.equity.run(), name="equity-tracker")
         for spec in list(self.specs.values()):
             if spec.autostart:
                 await self.start_strategy(spec.strategy_id)
 
     async def stop(self) -> None:
-        if self._hourly is not None:
-            self._hourly.cancel()
+        for background in (self._hourly, self._equity_task):
+            if background is not None:
+                background.cancel()
         for strategy_id in list(self.actors):
             await self.stop_strategy(strategy_id, "engine shutdown")
         # Producers before consumers, and all of them before the journal they write to closes.
@@ -175,131 +183,26 @@ class LiveTrading:
         if self.journal is not None:
             await self.journal.close()
 
-    # --- reconciliation and the kill switch ------------------------------------------------------------
+    # --- account controls (reconcile, book, kill switch live in mats.controls) ------------------------
 
     async def reconcile(self, reason: str = "on demand") -> list[ContractReconciliation]:
-        """IB's positions against the books, with the fills already received booked first (DESIGN §5)."""
-        engine, portfolio, recorder, trades = self.engine, self.portfolio, self.recorder, self.trades
-        if engine is None or portfolio is None or recorder is None or trades is None or self.risk is None:
-            raise RuntimeError("live trading has not started")
-        ib = self._hub(engine).engine.ib
-        if ib is None:
-            raise RuntimeError("the engine's IB client is not connected")
-        net: dict[int, tuple[str, float]] = {}
-        for item in ib.positions(self.account) if self.account else ib.positions():
-            symbol, qty = net.get(
-                item.contract.conId, (item.contract.localSymbol or item.contract.symbol, 0.0)
-            )
-            net[item.contract.conId] = (symbol, qty + float(item.position))
-        await recorder.ask(Drain())  # every execution received so far is journaled and forwarded...
-        rows: list[ContractReconciliation] = await portfolio.ask(
-            ReconcileWith(ib_positions=net, in_flight=frozenset(trades.open_con_ids()))
-        )  # ...and booked, since the portfolio handles its mailbox in order
-        before = set(self.risk.locks)
-        self.risk.locks = {row.con_id: lock_reason(row) for row in rows if row.locked}
-        for row in rows:
-            if row.locked and row.con_id not in before:
-                engine.bus.publish(
-                    AlertRaised(kind="lock", message=lock_reason(row), data={"con_id": row.con_id})
-                )
-        for con_id in before - set(self.risk.locks):
-            engine.bus.publish(
-                AlertRaised(
-                    kind="unlock", message=f"contract {con_id} reconciles again", data={"con_id": con_id}
-                )
-            )
-        self.last_reconciliation = rows
-        engine.bus.publish(PositionsReconciled(reason=reason, rows=[msgspec.to_builtins(r) for r in rows]))
-        log.info("positions.reconciled", reason=reason, contracts=len(rows), locked=len(self.risk.locks))
-        return rows
+        return await self.controls.reconcile(reason)
 
     async def book(
         self, *, con_id: int, strategy_id: str, qty: float, reason: str, by: str, price: float | None = None
     ) -> tuple[Booking, list[ContractReconciliation]]:
-        """An operator attributes shares IB reports to a strategy or to Discretionary; journaled first."""
-        if self.journal is None or self.portfolio is None:
-            raise RuntimeError("live trading has not started")
-        if not reason.strip():
-            raise InvalidStrategy("reason", "a booking needs a reason (it is kept with the books)")
-        if not math.isfinite(qty) or qty == 0:
-            raise InvalidStrategy("qty", f"must be a non-zero finite number, got {qty}")
-        if strategy_id != DISCRETIONARY and strategy_id not in self.specs:
-            raise InvalidStrategy("strategy_id", f"unknown strategy {strategy_id!r} (or 'Discretionary')")
-        row = next((r for r in self.last_reconciliation if r.con_id == con_id), None)
-        instrument = self.instruments.by_con_id(con_id) if self.instruments is not None else None
-        if row is None and instrument is None:
-            raise InvalidStrategy("con_id", f"contract {con_id} is neither held nor known")
-        symbol = row.symbol if row is not None else instrument.key  # type: ignore[union-attr]
-        if price is None:
-            held = [p for p in self.portfolio.positions() if p.con_id == con_id and p.qty]
-            price = held[0].avg_cost if held else (self.feed.last_price(con_id) if self.feed else None) or 0.0
-        booking = Booking(
-            booking_id=str(ULID()),
-            con_id=ConId(con_id),
-            symbol=symbol,
-            strategy_id=StrategyId(strategy_id),
-            qty=qty,
-            price=price,
-            by=by,
-            reason=reason,
-            at=datetime.now(UTC),
-            currency=instrument.currency if instrument is not None else "USD",
-            multiplier=instrument.multiplier if instrument is not None else 1.0,
+        return await self.controls.book(
+            con_id=con_id, strategy_id=strategy_id, qty=qty, reason=reason, by=by, price=price
         )
-        await self.journal.record_booking(booking)
-        await self.portfolio.ask(Book(booking))
-        log.warning(
-            "booking.recorded", booking_id=booking.booking_id, con_id=con_id, qty=qty, by=by, reason=reason
-        )
-        return booking, await self.reconcile(f"after booking {booking.booking_id}")
-
-    async def _reconcile_after_reconnect(self, client: ManagedClient) -> None:
-        if client.connects > 1:
-            await self.reconcile("after reconnect")
-
-    async def _reconcile_hourly(self) -> None:
-        while True:
-            await asyncio.sleep(3600)
-            try:
-                await self.reconcile("hourly")
-            except Exception as exc:
-                log.error("positions.reconcile_failed", error=repr(exc))
 
     async def kill_switch(
         self, *, engaged: bool = True, strategy_id: str | None = None, reason: str = ""
     ) -> list[str]:
-        """No new orders, open orders cancelled through their owning clients, strategies stopped.
+        return await self.controls.kill_switch(engaged=engaged, strategy_id=strategy_id, reason=reason)
 
-        The global switch also sends ``reqGlobalCancel``, which cancels orders typed into TWS as well.
-        Releasing it allows new orders again; stopped strategies stay stopped until started.
-        """
-        engine, trades, risk = self.engine, self.trades, self.risk
-        if engine is None or trades is None or risk is None:
-            raise RuntimeError("live trading has not started")
-        if not engaged:
-            if strategy_id is None:
-                risk.killed, risk.kill_reason = False, ""
-            else:
-                risk.killed_strategies.pop(strategy_id, None)
-            engine.bus.publish(KillSwitchChanged(engaged=False, strategy_id=strategy_id, reason=reason))
-            return []
-        if strategy_id is None:
-            risk.killed, risk.kill_reason = True, reason
-        else:
-            risk.killed_strategies[strategy_id] = reason
-        engine.bus.publish(KillSwitchChanged(engaged=True, strategy_id=strategy_id, reason=reason))
-        cancelled: list[str] = await trades.ask(CancelAll(strategy_id=strategy_id), timeout=10)
-        if strategy_id is None:
-            hub = self._hub(engine)
-            if hub.engine.ib is not None and hub.engine.connected:
-                hub.engine.ib.reqGlobalCancel()  # also orders whose client is gone, and TWS's own
-        targets = (
-            list(self.actors) if strategy_id is None else [strategy_id] if strategy_id in self.actors else []
-        )
-        for sid in targets:
-            await self.stop_strategy(sid, f"kill switch: {reason or 'engaged'}")
-        log.warning("risk.kill_switch", strategy_id=strategy_id, reason=reason, cancelled=len(cancelled))
-        return cancelled
+    @property
+    def last_reconciliation(self) -> list[ContractReconciliation]:
+        return self.controls.last_reconciliation
 
     # --- strategies -----------------------------------------------------------------------------------
 
@@ -445,6 +348,26 @@ class LiveTrading:
         if engine.hub is None:
             raise RuntimeError("live trading needs the engine's IBHub")
         return engine.hub
+
+    def _strategy_pnl(self) -> dict[str, float]:
+        """Each strategy's realized + unrealized PnL less commissions, at IB's portfolio prices."""
+        if self.portfolio is None or self.engine is None or self.engine.hub is None:
+            return {}
+        ib = self.engine.hub.engine.ib
+        prices = {item.contract.conId: float(item.marketPrice) for item in ib.portfolio()} if ib else {}
+        commissions = self.portfolio.commissions_by_strategy()
+        out: dict[str, float] = {}
+        for position in self.portfolio.positions():
+            price = prices.get(position.con_id, position.avg_cost)
+            unrealized = (
+                (price - position.avg_cost) * position.qty * position.multiplier if position.qty else 0.0
+            )
+            out[position.strategy_id] = (
+                out.get(position.strategy_id, 0.0) + position.realized_pnl + unrealized
+            )
+        for strategy_id, commission in commissions.items():
+            out[strategy_id] = out.get(strategy_id, 0.0) - commission
+        return out
 
     @staticmethod
     def _net_liquidation(hub: IBHub, base_currency: str) -> float:

@@ -93,6 +93,14 @@ async def test_register_start_trade_and_read_back_what_the_simulator_executed(
     assert (position["strategy_id"], position["qty"], position["avg_cost"]) == ("pulse_aapl", 7, 187.25)
     assert portfolio["total_equity"] > 0
 
+    assert engine.trading.equity is not None
+    engine.trading.equity.sample()
+    curve = (await api.get("/api/portfolio/equity")).json()
+    assert curve["base_currency"] == "USD" and curve["points"][-1]["equity"] == portfolio["total_equity"]
+    strategy_curve = (await api.get("/api/portfolio/equity", params={"strategy_id": "pulse_aapl"})).json()
+    commission = execution.commission.commission
+    assert strategy_curve["points"][-1]["equity"] == pytest.approx(-commission)  # bought at the market price
+
     [order] = (await api.get("/api/orders")).json()
     assert (
         order["state"] == "Filled"

@@ -20,6 +20,7 @@ from mats.sim import SimServer
 from mats.trading import LiveTrading
 
 from .conftest import FAST, wait_for_event
+from .support import free_port
 
 T0 = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 
@@ -256,3 +257,35 @@ async def _block_200ms(bar: Bar) -> None:
     import time
 
     time.sleep(0.2)  # noqa: ASYNC251 - the bug under test: blocking work on the event loop
+
+
+async def test_strategies_trade_on_bars_built_from_ibs_real_time_bars(tmp_path: Path) -> None:
+    from mats.sim.clock import VirtualClock
+
+    clock = VirtualClock(start=datetime(2026, 11, 23, 15, 0, tzinfo=UTC), running=False)
+    async with SimServer(
+        port=free_port(), clock=clock, price_interval=1.0, account_push_interval=0.01, day_end=""
+    ) as sim:
+        spec = StrategySpec(
+            "barfed",
+            "strategies.pulse:Pulse",
+            ["AAPL"],
+            {"qty": 4, "every": 1},
+            bar_size="15s",
+            autostart=True,
+        )
+        engine, trading, task = await run_engine(sim, tmp_path, [spec])
+        events = engine.bus.subscribe(types={"fill"})
+        try:
+            actor = trading.actors["barfed"]
+            assert trading.feed is not None
+            sim.control.advance(16)  # three 5-second bars: one 15-second bar, then the strategy buys
+            opened = await wait_for_event(events, lambda e: isinstance(e, OrderFilled))
+            sim.control.advance(15)  # the next 15-second bar: it closes
+            closed = await wait_for_event(events, lambda e: isinstance(e, OrderFilled))
+            last = actor.last_bar
+        finally:
+            await stop_engine(engine, task)
+    assert (opened.fill.side, opened.fill.qty, closed.fill.side, closed.fill.qty) == ("BUY", 4, "SELL", 4)
+    assert actor.bars_seen == 2 and last is not None
+    assert last.time == datetime(2026, 11, 23, 15, 0, 15, tzinfo=UTC)  # aligned to the 15 s grid

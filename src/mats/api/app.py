@@ -40,6 +40,7 @@ def route_handlers() -> list[Any]:
         strategies.start_strategy,
         strategies.stop_strategy,
         portfolio.read_portfolio,
+        portfolio.read_equity,
         portfolio.read_fills,
         portfolio.read_orders,
         portfolio.cancel_order,

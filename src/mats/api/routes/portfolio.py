@@ -14,6 +14,7 @@ from litestar.params import FromPath, FromQuery
 from mats.accounting import market_value, unrealized_pnl
 from mats.api.context import Ctx
 from mats.api.routes.strategies import trading_of
+from mats.equity import EquityPoint
 from mats.messages import CancelOrder
 from mats.model import DISCRETIONARY
 
@@ -106,6 +107,23 @@ def read_portfolio(ctx: Ctx) -> PortfolioOut:
         positions=positions,
         reconciliation=[msgspec.to_builtins(row) for row in trading.last_reconciliation],
     )
+
+
+class EquityCurve(msgspec.Struct, frozen=True):
+    strategy_id: str | None
+    base_currency: str
+    daily_pnl: float
+    points: list[EquityPoint]
+
+
+@get("/api/portfolio/equity", sync_to_thread=False)
+def read_equity(ctx: Ctx, strategy_id: FromQuery[str | None] = None) -> EquityCurve:
+    """The account's equity curve, or a strategy's PnL curve, sampled in memory since start."""
+    tracker = trading_of(ctx).equity
+    if tracker is None:
+        return EquityCurve(strategy_id, ctx.settings.base_currency, 0.0, [])
+    points = list(tracker.account) if strategy_id is None else list(tracker.strategies.get(strategy_id, ()))
+    return EquityCurve(strategy_id, ctx.settings.base_currency, tracker.daily_pnl, points)
 
 
 @get("/api/fills", sync_to_thread=False)
