@@ -48,7 +48,7 @@ DEMO_STRATEGIES = [
         "pulse_eurusd",
         "strategies.pulse:Pulse",
         ["EUR.USD"],
-        {"qty": 20000, "every": 6, "direction": -1},
+        {"qty": 10000, "every": 6, "direction": -1},
         0.1,
         bar_size="5s",
         autostart=True,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Hashable
+from collections.abc import Coroutine, Generator, Hashable
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -60,6 +60,38 @@ class _Ask:
     def __init__(self, message: Any, future: asyncio.Future[Any]) -> None:
         self.message = message
         self.future = future
+
+
+class _TimedSteps:
+    """Awaits a coroutine while timing each synchronous step between its suspensions.
+
+    ``longest`` is the longest stretch the coroutine held the event loop: what blocked everybody else,
+    as opposed to the handler's wall time, which includes waiting politely for I/O.
+    """
+
+    __slots__ = ("coro", "longest")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any]) -> None:
+        self.coro = coro
+        self.longest = 0.0
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coro, send, error = self.coro, None, None
+        while True:
+            started = time.perf_counter()
+            try:
+                yielded = coro.throw(error) if error is not None else coro.send(send)
+            except StopIteration as done:
+                self.longest = max(self.longest, time.perf_counter() - started)
+                return done.value
+            except BaseException:
+                self.longest = max(self.longest, time.perf_counter() - started)
+                raise
+            self.longest = max(self.longest, time.perf_counter() - started)
+            try:
+                send, error = (yield yielded), None
+            except BaseException as exc:  # cancellation (or a throw) goes on into the coroutine
+                send, error = None, exc
 
 
 class _Stop:
@@ -198,8 +230,9 @@ class Actor:
             if isinstance(item, _Ask):
                 future, item = item.future, item.message
             started = time.perf_counter()
+            step = _TimedSteps(self.handle(item))
             try:
-                result = await self.handle(item)
+                result = await step
             except Exception as exc:
                 if future is not None and not future.done():
                     future.set_exception(exc)
@@ -209,7 +242,7 @@ class Actor:
                 if future is not None and not future.done():
                     future.set_result(result)
             finally:
-                self._account(item, time.perf_counter() - started)
+                self._account(item, time.perf_counter() - started, step.longest)
             # Yield after every message: one busy actor must never starve the loop or its peers.
             await asyncio.sleep(0)
 
@@ -229,19 +262,21 @@ class Actor:
             await self.on_restart(exc)
         return restart
 
-    def _account(self, message: Any, elapsed: float) -> None:
+    def _account(self, message: Any, elapsed: float, blocked: float) -> None:
         metrics = self._metrics
         metrics.handled += 1
         elapsed_ms = elapsed * 1000.0
-        if elapsed_ms >= self.slow_handler_ms:
-            # Handlers run on the shared loop: one this slow delayed every other actor and socket.
-            self.log.warning("actor.slow_handler", message=type(message).__name__, ms=round(elapsed_ms, 1))
+        blocked_ms = blocked * 1000.0
+        if blocked_ms >= self.slow_handler_ms:
+            # Time spent awaiting (an order's acceptance, say) is not counted: only a stretch of code that
+            # held the shared loop, delaying every other actor and socket, raises this.
+            self.log.warning("actor.slow_handler", message=type(message).__name__, ms=round(blocked_ms, 1))
             self._publish(
                 AlertRaised(
                     kind="slow_handler",
-                    message=f"{self.name} blocked the event loop for {elapsed_ms:.0f} ms "
+                    message=f"{self.name} blocked the event loop for {blocked_ms:.0f} ms "
                     f"handling {type(message).__name__}",
-                    data={"actor": self.name, "ms": round(elapsed_ms, 1)},
+                    data={"actor": self.name, "ms": round(blocked_ms, 1)},
                 )
             )
         if elapsed_ms > metrics.slowest_handler_ms:
