@@ -17,6 +17,7 @@ from typing import Any
 import structlog
 
 from mats import __version__
+from mats.backtest.cli_args import add_backtest_arguments, add_data_arguments
 from mats.config import Settings, SettingsError, load_settings
 from mats.logging import configure_logging
 
@@ -36,28 +37,17 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="simulator + engine + API + UI in one process, demo strategies")
     demo.add_argument("--data-dir", default=".mats/demo", help="where the demo keeps its store")
     demo.add_argument("--web-port", type=int, help="API/UI port (default web.port; 0 picks a free one)")
+    demo.add_argument("--sim-admin-port", type=int, help="expose the simulator's loopback admin endpoint")
     serve = commands.add_parser("serve", help="engine + API + UI against the configured IB Gateway / TWS")
     serve.add_argument("--web-port", type=int, help="API/UI port (default web.port; 0 picks a free one)")
 
     sim = commands.add_parser("sim", help="the IB Gateway simulator alone")
     _add_sim_arguments(sim)
 
-    backtest = commands.add_parser("backtest", help="backtest a strategy class on stored or synthetic bars")
-    backtest.add_argument("strategy", help="class reference, e.g. strategies.sma_cross:SmaCross")
-    backtest.add_argument("--symbol", action="append", default=[], help="instrument (repeatable)")
-    backtest.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
-
-    data = commands.add_parser("data", help="market data in the store")
-    data_commands = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
-    data_import = data_commands.add_parser("import", help="import OHLCV bars from a CSV file")
-    data_import.add_argument("file")
-    data_import.add_argument("--symbol", required=True)
-    data_import.add_argument("--bar-size", default="1min")
-    synth = data_commands.add_parser("synth", help="write a seeded random walk of bars")
-    synth.add_argument("--symbol", required=True)
-    synth.add_argument("--bars", type=int, default=100_000)
-    synth.add_argument("--seed", type=int, default=1)
-    synth.add_argument("--bar-size", default="1min")
+    backtest = commands.add_parser("backtest", help="backtest a strategy, a book or a parameter sweep")
+    add_backtest_arguments(backtest)
+    data = commands.add_parser("data", help="market data in the store: import, synth, list")
+    add_data_arguments(data)
     return parser
 
 
@@ -103,12 +93,22 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             from mats import launch
 
             log.info("mats.starting", command=args.command, data_dir=settings.data_dir)
-            start = launch.demo if args.command == "demo" else launch.serve
-            await start(settings, web_port=args.web_port)
+            if args.command == "demo":
+                await launch.demo(settings, web_port=args.web_port, sim_admin_port=args.sim_admin_port)
+            else:
+                await launch.serve(settings, web_port=args.web_port)
             return 0
         case "sim":
             await importlib.import_module("mats.sim.cli").run(args)
             return 0
+        case "backtest":
+            from mats.backtest.cli import run_backtest
+
+            return await run_backtest(args, settings)
+        case "data":
+            from mats.backtest.cli import run_data
+
+            return await run_data(args, settings)
         case _:
             print(f"mats: '{args.command}' is not available yet in this build", file=sys.stderr)
             return EXIT_USAGE

@@ -81,21 +81,29 @@ async def serve(settings: Settings, *, web_port: int | None = None, out: TextIO 
     await engine.run(on_ready=announce)
 
 
-async def demo(settings: Settings, *, web_port: int | None = None, out: TextIO = sys.stdout) -> None:
+async def demo(
+    settings: Settings,
+    *,
+    web_port: int | None = None,
+    sim_admin_port: int | None = None,
+    out: TextIO = sys.stdout,
+) -> None:
     """Everything in one process: the simulator, the engine and the API, on ``settings.data_dir``."""
     from mats.sim import SimServer  # the simulator is only needed here
 
     async with AsyncExitStack() as stack:
-        sim = await stack.enter_async_context(SimServer(host="127.0.0.1", port=0, account="DU0000001"))
+        sim = await stack.enter_async_context(
+            SimServer(host="127.0.0.1", port=0, account="DU0000001", admin_port=sim_admin_port)
+        )
         ib = msgspec.structs.replace(settings.ib, host="127.0.0.1", port=sim.port, account="DU0000001")
         settings = msgspec.structs.replace(settings, ib=ib, strategies=settings.strategies or DEMO_STRATEGIES)
         token = load_or_create_token(settings.data_dir)
         engine, api = build_engine(settings, token, web_port=web_port)
 
         async def announce() -> None:
-            _print_banner(
-                out, api.url, token.reveal(), extra=f"simulator: 127.0.0.1:{sim.port} (account DU0000001)"
-            )
+            admin = f", admin http://127.0.0.1:{sim.admin.port}" if sim.admin is not None else ""
+            extra = f"simulator: 127.0.0.1:{sim.port} (account DU0000001){admin}"
+            _print_banner(out, api.url, token.reveal(), extra=extra)
 
         await engine.run(on_ready=announce)
 

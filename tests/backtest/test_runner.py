@@ -11,7 +11,9 @@ import pytest
 from mats.accounting import FixedRates
 from mats.backtest import arun, run
 from mats.backtest.driver import StrategySuspended
+from mats.backtest.storage import run_sync, write_bars
 from mats.model import Bar, OrderState
+from mats.store import ArcticStore
 from mats.strategy import BaseStrategy
 
 from .scripted import Scripted, bars
@@ -203,11 +205,13 @@ async def test_arun_works_inside_a_running_loop() -> None:
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_data_can_be_a_market_data_symbol_in_arcticdb(tmp_path: object) -> None:
-    arcticdb = pytest.importorskip("arcticdb")
     uri = f"lmdb://{tmp_path}/arctic"
-    arcticdb.Arctic(uri).get_library("market_data", create_if_missing=True).write(
-        "AAPL_1min", random_walk_bars(500)
-    )
+
+    async def store_bars() -> None:
+        async with ArcticStore(uri) as store:
+            await write_bars(store, "AAPL_1min", random_walk_bars(500))
+
+    run_sync(store_bars)
     result = run("strategies.sma_cross:SmaCross", "AAPL_1min", arctic_uri=uri, commission=0.0)
     assert result.stats["bars"] == 500
     assert set(result.fills["symbol"]) == {"AAPL"}

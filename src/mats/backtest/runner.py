@@ -10,32 +10,33 @@ from __future__ import annotations
 
 import functools
 import importlib
-import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import anyio.to_thread
 import msgspec
-import numpy as np
 import pandas as pd
 
 from mats.accounting import RatesProvider
+from mats.backtest.assemble import assemble
 from mats.backtest.bar import ReplayBar
+from mats.backtest.data import Progress
 from mats.backtest.driver import StrategyDriver
-from mats.backtest.equity import equity_curve
+from mats.backtest.equity import book_curves
 from mats.backtest.market import Market
-from mats.backtest.metrics import compute_stats
-from mats.backtest.result import FILL_COLUMNS, BacktestResult
+from mats.backtest.result import BacktestResult
+from mats.backtest.storage import market_data_names, read_frames, read_named_frames, run_sync
 from mats.brokers.backtest import BacktestBroker
 from mats.brokers.commission import CommissionModel
 from mats.instruments import Instrument, LocalInstrumentTable
 from mats.model import StrategySpec
+from mats.store import ArcticStore
 from mats.strategy import BaseStrategy, _snake_case, run_to_completion
 
 CHUNK = 65_536  # bars converted to Python floats at a time: fast iteration, bounded memory
 
 StrategyArg = type[BaseStrategy] | str | Sequence[StrategySpec | Mapping[str, Any]]
-DataArg = pd.DataFrame | Mapping[str, pd.DataFrame] | str
+DataArg = pd.DataFrame | Mapping[str, pd.DataFrame] | str | Sequence[str]
 
 
 def load_class(ref: str) -> type[BaseStrategy]:
@@ -69,23 +70,18 @@ def _specs(
     return out
 
 
-def _frames(data: DataArg, symbol: str, arctic_uri: str | None) -> dict[str, pd.DataFrame]:
+def _frames(
+    data: DataArg, symbol: str, store: ArcticStore | None, arctic_uri: str | None
+) -> dict[str, pd.DataFrame]:
     if isinstance(data, pd.DataFrame):
         return {symbol: data}
-    if isinstance(data, str):
-        return {data.rsplit("_", 1)[0]: _read_market_data(data, arctic_uri)}
-    return dict(data)
-
-
-def _read_market_data(name: str, arctic_uri: str | None) -> pd.DataFrame:
-    """A ``market_data`` symbol (e.g. ``AAPL_1min``) from ArcticDB."""
-    import arcticdb
-
-    uri = arctic_uri or os.environ.get("MATS_ARCTIC_URI") or "lmdb://.mats/arctic"
-    library = arcticdb.Arctic(uri).get_library("market_data")
-    if not library.has_symbol(name):
-        raise KeyError(f"market_data has no symbol {name!r} in {uri}")
-    return library.read(name).data
+    names = market_data_names(data)
+    if names is None:
+        return dict(cast(Mapping[str, pd.DataFrame], data))
+    if store is not None:
+        open_store = store
+        return run_sync(lambda: read_frames(open_store, names))
+    return run_sync(lambda: read_named_frames(names, arctic_uri))
 
 
 def _replay(
@@ -94,14 +90,24 @@ def _replay(
     subscribers: list[list[Callable[[Any], Any]]],
     parked: list[StrategyDriver],
     run_job: Callable[[Any], None],
+    progress: Progress | None = None,
+    chunk_size: int = CHUNK,
 ) -> None:
-    """The hot loop: per bar one ``ReplayBar``, a look at the symbol's open orders, and the strategies."""
+    """The hot loop: per bar one ``ReplayBar``, a look at the symbol's open orders, and the strategies.
+
+    Bars are converted to Python floats ``chunk_size`` at a time; ``progress(done, total)`` is called
+    between chunks, so reporting costs nothing per bar.
+    """
+    if len(market.symbols) == 1:
+        _replay_one(market, broker, subscribers[0], parked, run_job, progress, chunk_size)
+        return
     names = market.symbols
     open_by_k = broker.open_by_k
     match = broker.match
     cols = market.columns
-    for lo in range(0, len(market), CHUNK):
-        hi = lo + CHUNK
+    total = len(market)
+    for lo in range(0, total, chunk_size):
+        hi = lo + chunk_size
         chunk = (
             market.times_ns[lo:hi],
             market.sym[lo:hi],
@@ -120,6 +126,46 @@ def _replay(
             market.visible_ns = t
             for deliver in subscribers[k]:
                 deliver(bar)
+        if progress is not None:
+            progress(min(hi, total), total)
+
+
+def _replay_one(
+    market: Market,
+    broker: BacktestBroker,
+    delivers: list[Callable[[Any], Any]],
+    parked: list[StrategyDriver],
+    run_job: Callable[[Any], None],
+    progress: Progress | None,
+    chunk_size: int,
+) -> None:
+    """``_replay`` for one symbol: the same steps, without looking anything up by symbol per bar."""
+    name = market.symbols[0]
+    open_orders = broker.open_by_k[0]  # the broker's own list, changed in place as orders come and go
+    match = broker.match
+    cols = market.columns
+    total = len(market)
+    for lo in range(0, total, chunk_size):
+        hi = lo + chunk_size
+        chunk = (
+            market.times_ns[lo:hi],
+            *(cols[c][lo:hi] for c in ("open", "high", "low", "close", "volume")),
+        )
+        for t, o, h, low, c, v in zip(*(a.tolist() for a in chunk), strict=True):
+            if t >= market.next_due_ns:
+                for job in market.run_due(t):
+                    run_job(job)
+            bar = ReplayBar(name, t, o, h, low, c, v)
+            if open_orders:
+                match(0, bar)
+            if parked:
+                for driver in parked[:]:
+                    driver.resume()
+            market.visible_ns = t
+            for deliver in delivers:
+                deliver(bar)
+        if progress is not None:
+            progress(min(hi, total), total)
 
 
 def run(
@@ -135,14 +181,21 @@ def run(
     rates: RatesProvider | None = None,
     instruments: Iterable[Instrument] = (),
     arctic_uri: str | None = None,
+    store: ArcticStore | None = None,
+    progress: Progress | None = None,
+    progress_every: int = CHUNK,
 ) -> BacktestResult:
     """Backtest one strategy (a class or ``"module:Class"``) or a book of strategy specs on ``data``.
 
     ``commission=None`` is IB-like, ``0.0`` none, a number a rate per share/contract. Symbols in the
     data that the instrument table does not know become US stocks; ``instruments`` adds others (a future
-    with its multiplier, a EUR stock with ``rates``).
+    with its multiplier, a EUR stock with ``rates``). ``data`` may name ``market_data`` symbols
+    (``"AAPL_1min"`` or a list of them), read through ``store`` or a store opened on ``arctic_uri``.
+    ``progress(bars_done, bars_total)`` is called every ``progress_every`` bars.
     """
-    market = Market(_frames(data, symbol, arctic_uri))
+    if progress_every < 1:
+        raise ValueError(f"progress_every must be >= 1, got {progress_every}")
+    market = Market(_frames(data, symbol, store, arctic_uri))
     table = LocalInstrumentTable()
     for inst in instruments:
         table.add(inst)
@@ -160,7 +213,8 @@ def run(
     subscribers: list[list[Callable[[Any], Any]]] = [[] for _ in market.symbols]
     parked: list[StrategyDriver] = []
     drivers: list[StrategyDriver] = []
-    for cls, spec in _specs(strategy, params):
+    specs = _specs(strategy, params)
+    for cls, spec in specs:
         symbols = spec.symbols or list(market.symbols)
         strat = cls(
             broker,
@@ -187,41 +241,52 @@ def run(
     def run_job(job: Any) -> None:
         run_to_completion(job.callback(), f"{job.strategy_id} scheduled {job.callback!r}")
 
-    _replay(market, broker, subscribers, parked, run_job)
+    _replay(market, broker, subscribers, parked, run_job, progress, progress_every)
     for driver in drivers:
         driver.close()
-    equity_values = equity_curve(market, broker.changes, broker.initial_cash_base, broker.factors)
-    result = _result(market, broker, equity_values, cash)
+    curves = book_curves(market, broker.changes, broker.initial_cash_base, broker.factors)
+    meta = {
+        "strategies": [_describe(d.strategy, spec) for d, (_, spec) in zip(drivers, specs, strict=True)],
+        "symbols": list(market.symbols),
+        "data": market_data_names(data) or "frames",
+        "cash": cash,
+        "base_currency": base_currency,
+        "commission": "ib" if commission is None else commission,
+        "slippage": slippage,
+    }
+    result = assemble(market, broker, table, curves, cash, meta)
     result.strategies.update({d.strategy.strategy_id: d.strategy for d in drivers})
     return result
 
 
-async def arun(strategy: StrategyArg, data: DataArg, **kwargs: Any) -> BacktestResult:
-    """``run`` in a worker thread, so it can be awaited inside a running loop (Jupyter)."""
-    return await anyio.to_thread.run_sync(functools.partial(run, strategy, data, **kwargs))
+def _describe(strategy: BaseStrategy, spec: StrategySpec) -> dict[str, Any]:
+    return {
+        "strategy_id": strategy.strategy_id,
+        "cls": spec.cls,
+        "symbols": list(strategy.symbols),
+        "params": dict(vars(strategy.p)),
+        "target_weight": spec.target_weight,
+        "equity": spec.equity,
+    }
 
 
-def _result(market: Market, broker: BacktestBroker, equity_values: np.ndarray, cash: float) -> BacktestResult:
-    index = pd.DatetimeIndex(market.times_ns.view("datetime64[ns]")).tz_localize("UTC")
-    equity = pd.Series(equity_values, index=index, name="equity")
-    if not index.is_unique:
-        equity = equity[~index.duplicated(keep="last")]  # several symbols share a timestamp: keep the last
-    final = broker.final_equity() if len(market) else cash
-    if len(equity):
-        equity.iloc[-1] = final
-    fills = pd.DataFrame(
-        [(f.symbol, f.side.value, f.qty, f.price, f.commission or 0.0, f.strategy_id) for f in broker.fills],
-        columns=FILL_COLUMNS,
-        index=pd.DatetimeIndex([f.exec_time for f in broker.fills], name="time").as_unit("ns"),
-    )
-    positions = pd.DataFrame(
-        [
-            (p.strategy_id, p.symbol, p.con_id, p.qty, p.avg_cost, p.realized_pnl)
-            for p in broker.ledger.positions()
-        ],
-        columns=["strategy_id", "symbol", "con_id", "qty", "avg_cost", "realized_pnl"],
-    )
-    stats = compute_stats(
-        equity, fills, cash=cash, final_equity=final, trades=broker.closed_trades, bars=len(market)
-    )
-    return BacktestResult(fills=fills, equity=equity, stats=stats, positions=positions)
+async def arun(
+    strategy: StrategyArg,
+    data: DataArg,
+    *,
+    store: ArcticStore | None = None,
+    arctic_uri: str | None = None,
+    **kwargs: Any,
+) -> BacktestResult:
+    """``run`` for a running loop (Jupyter, the API): bars are read on this loop, the replay runs in a
+    worker thread, so the loop stays responsive while a long backtest runs."""
+    names = market_data_names(data)
+    if names is not None:
+        if store is not None:
+            data = await read_frames(store, names)
+        else:
+            data = await read_named_frames(names, arctic_uri)
+    result = await anyio.to_thread.run_sync(functools.partial(run, strategy, data, **kwargs))
+    if names is not None:
+        result.meta["data"] = names  # what was read, not the frames it became
+    return result

@@ -3,7 +3,8 @@
     curl -s localhost:7496/status
     curl -s -XPOST localhost:7496/faults/restart -d '{"down": 30}'
 
-`GET /status` and `GET /faults` read; `POST /faults/<name>` and `POST /control/<name>` call the method of
+`GET /status`, `GET /faults`, `GET /executions` and `GET /positions` read; `POST /faults/<name>` and
+`POST /control/<name>` call the method of
 that name on `sim.control.faults` / `sim.control` with the JSON body as keyword arguments. It stays up
 while the Gateway itself is "restarting", so a restart can be ended from here too.
 """
@@ -117,6 +118,22 @@ class AdminServer:
             }
         if method == "GET" and path == "/faults":
             return 200, sim.faults.state()
+        if method == "GET" and path == "/executions":  # what a test compares MATS's books against
+            return 200, [
+                {
+                    "exec_id": f.execution.exec_id,
+                    "order_ref": f.execution.order_ref,
+                    "client_id": f.execution.client_id,
+                    "symbol": f.symbol,
+                    "side": f.execution.side,
+                    "shares": float(f.execution.shares),
+                    "price": f.execution.price,
+                    "commission": f.commission.commission,
+                }
+                for f in sim.control.executions()
+            ]
+        if method == "GET" and path == "/positions":
+            return 200, {symbol: float(p.qty) for symbol, p in sim.control.positions().items()}
         if method != "POST":
             return 404, {"error": f"no route {method} {path}"}
         kind, _, name = path.strip("/").partition("/")
