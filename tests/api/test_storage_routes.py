@@ -116,3 +116,50 @@ async def test_fills_reach_arcticdb_and_the_registry_survives_a_restart(
         assert restored["status"] == "registered"  # back on its old clientId when started again
     finally:
         await stop(engine, task, api)
+
+
+async def test_a_backtest_runs_in_a_worker_process_reports_progress_and_is_stored(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    from mats.backtest import run
+    from mats.backtest.data import synth_bars
+
+    engine, task, api = await start(settings_for(sim, tmp_path))
+    try:
+        events = engine.bus.subscribe(types={"backtest"})
+        body = {
+            "cls": "strategies.sma_cross:SmaCross",
+            "symbols": ["AAPL"],
+            "params": {"fast": 5, "slow": 20, "qty": 10},
+            "synthetic_bars": 3000,
+            "seed": 7,
+        }
+        refused = await api.post("/api/backtests", json={**body, "cls": "os:system"})
+        assert refused.status_code == 400 and "cls" in refused.json()["detail"]
+        bad = await api.post("/api/backtests", json={**body, "cash": "lots"})
+        assert bad.status_code == 400 and "cash" in bad.json()["detail"]
+        started = await api.post("/api/backtests", json=body)
+        assert started.status_code == 202, started.text
+        run_id = started.json()["run_id"]
+        seen = []
+        async with asyncio.timeout(120):
+            while not seen or seen[-1].status not in ("done", "failed"):
+                envelope = await events.get()
+                if envelope.data.run_id == run_id:
+                    seen.append(envelope.data)
+        assert seen[-1].status == "done", seen[-1].error
+        assert [e.status for e in seen][:2] == ["queued", "running"]
+
+        listed = {r["run_id"]: r for r in (await api.get("/api/backtests")).json()}
+        detail = (await api.get(f"/api/backtests/{run_id}")).json()
+        assert (await api.get("/api/backtests/nope")).status_code == 404
+    finally:
+        await stop(engine, task, api)
+
+    expected = run(
+        "strategies.sma_cross:SmaCross", synth_bars(3000, seed=7), params=body["params"], symbol="AAPL"
+    )
+    assert listed[run_id]["stats"]["trades"] == expected.stats["trades"] > 0
+    assert detail["summary"]["stats"]["final_equity"] == pytest.approx(expected.stats["final_equity"])
+    assert len(detail["fills"]) == len(expected.fills)
+    assert detail["equity"][-1]["equity"] == pytest.approx(expected.stats["final_equity"])

@@ -17,7 +17,17 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from mats import __version__
 from mats.api.auth import token_guard
 from mats.api.context import ApiContext
-from mats.api.routes import arctic, connection, health, portfolio, risk, settings, strategies, stream
+from mats.api.routes import (
+    arctic,
+    backtests,
+    connection,
+    health,
+    portfolio,
+    risk,
+    settings,
+    strategies,
+    stream,
+)
 
 log = structlog.get_logger("mats.api")
 WEB_DIST = Path(__file__).resolve().parents[3] / "web" / "dist"
@@ -50,6 +60,9 @@ def route_handlers() -> list[Any]:
         risk.kill_switch,
         risk.reconcile_now,
         risk.book,
+        backtests.start_backtest,
+        backtests.list_backtests,
+        backtests.read_backtest,
     ]
 
 

@@ -71,6 +71,9 @@ class ApiServer:
         log.info("api.listening", url=self.url)
 
     async def stop(self) -> None:
+        jobs = self.ctx.extras.get("backtests") if self.ctx is not None else None
+        if jobs is not None:
+            await jobs.close()
         if self._server is not None and self._task is not None:
             self._server.should_exit = True
             with contextlib.suppress(asyncio.CancelledError):

@@ -158,10 +158,10 @@ def _convert(data: Any, kind: type[T]) -> T:
     try:
         return msgspec.convert(data, kind)
     except msgspec.ValidationError as exc:
-        raise ValidationException(detail=_field_message(exc)) from None
+        raise ValidationException(detail=field_message(exc)) from None
 
 
-def _field_message(exc: msgspec.ValidationError) -> str:
+def field_message(exc: msgspec.ValidationError) -> str:
     """msgspec's ``Expected int, got str - at `$.params``` → ``params: Expected int, got str``."""
     text = str(exc)
     message, _, where = text.rpartition(" - at ")
