@@ -8,6 +8,8 @@ from mats.strategy import BaseStrategy
 
 
 class Pulse(BaseStrategy):
+    """Opens ``qty`` (long or short by ``direction``), then closes it, every ``every`` bars."""
+
     params = {"qty": 10, "every": 3, "direction": 1}
 
     def initialize_strategy(self) -> None:

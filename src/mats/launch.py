@@ -81,6 +81,35 @@ async def serve(settings: Settings, *, web_port: int | None = None, out: TextIO 
     await engine.run(on_ready=announce)
 
 
+DEMO_BARS = (("AAPL", 190.0, 11), ("MSFT", 410.0, 12), ("EUR.USD", 1.08, 13))
+
+
+async def seed_demo_bars(arctic_uri: str, *, minutes: int = 20_000) -> list[str]:
+    """Give the demo's store some history (``market_data/{SYMBOL}_1min``, ending now) so backtests and the
+    Data page have bars to show; symbols already stored are left alone. The demo is their one writer."""
+    import pandas as pd
+
+    from mats.backtest.data import market_data_symbol, synth_bars
+    from mats.backtest.storage import MARKET_DATA, write_bars
+    from mats.store.arctic import ArcticStore
+
+    start = pd.Timestamp.now(tz="UTC").floor("min") - pd.Timedelta(minutes=minutes)
+    written = []
+    async with ArcticStore(arctic_uri) as store:
+        stored = (
+            await store.list_symbols(MARKET_DATA, refresh=True)
+            if MARKET_DATA in await store.list_libraries()
+            else []
+        )
+        for symbol, price, seed in DEMO_BARS:
+            name = market_data_symbol(symbol, "1min")
+            if name not in stored:
+                bars = synth_bars(minutes, seed=seed, start=start, price=price, volatility=0.0005)
+                await write_bars(store, name, bars, source="mats demo (synthetic)")
+                written.append(name)
+    return written
+
+
 async def demo(
     settings: Settings,
     *,
@@ -97,6 +126,9 @@ async def demo(
         )
         ib = msgspec.structs.replace(settings.ib, host="127.0.0.1", port=sim.port, account="DU0000001")
         settings = msgspec.structs.replace(settings, ib=ib, strategies=settings.strategies or DEMO_STRATEGIES)
+        seeded = await seed_demo_bars(settings.resolved_arctic_uri)
+        if seeded:
+            log.info("demo.bars_seeded", symbols=seeded)
         token = load_or_create_token(settings.data_dir)
         engine, api = build_engine(settings, token, web_port=web_port)
 

@@ -160,6 +160,6 @@ async def test_a_backtest_runs_in_a_worker_process_reports_progress_and_is_store
         "strategies.sma_cross:SmaCross", synth_bars(3000, seed=7), params=body["params"], symbol="AAPL"
     )
     assert listed[run_id]["stats"]["trades"] == expected.stats["trades"] > 0
-    assert detail["summary"]["stats"]["final_equity"] == pytest.approx(expected.stats["final_equity"])
+    assert detail["stats"]["final_equity"] == pytest.approx(expected.stats["final_equity"])
     assert len(detail["fills"]) == len(expected.fills)
     assert detail["equity"][-1]["equity"] == pytest.approx(expected.stats["final_equity"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import inspect
+import pkgutil
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -78,6 +79,26 @@ def load_strategy_class(ref: str) -> type[BaseStrategy]:
     if not (inspect.isclass(cls) and issubclass(cls, BaseStrategy)) or cls is BaseStrategy:
         raise StrategyLoadError(f"{ref!r} is not a BaseStrategy subclass")
     return cls
+
+
+def strategy_classes() -> list[tuple[str, str, dict[str, Any]]]:
+    """(reference, first docstring line, default params) of each strategy defined in ``strategies/``."""
+    package = importlib.import_module(STRATEGIES_PACKAGE)
+    found = []
+    for module_info in pkgutil.iter_modules(package.__path__):
+        try:
+            module = importlib.import_module(f"{STRATEGIES_PACKAGE}.{module_info.name}")
+        except Exception:
+            continue  # a broken file is reported when someone registers it, not here
+        for name, cls in inspect.getmembers(module, inspect.isclass):
+            if (
+                issubclass(cls, BaseStrategy)
+                and cls is not BaseStrategy
+                and cls.__module__ == module.__name__
+            ):
+                doc = (inspect.getdoc(cls) or "").split("\n", 1)[0]
+                found.append((f"{module.__name__}:{name}", doc, dict(cls.params)))
+    return sorted(found)
 
 
 async def _maybe_await(result: Awaitable[Any] | Any) -> Any:

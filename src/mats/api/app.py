@@ -42,6 +42,7 @@ def route_handlers() -> list[Any]:
         connection.connect,
         connection.disconnect,
         stream.stream,
+        strategies.list_strategy_classes,
         strategies.list_strategies,
         strategies.register_strategy,
         strategies.read_strategy,

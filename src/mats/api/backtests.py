@@ -32,8 +32,8 @@ class BacktestRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     cls: str
     symbols: list[str]
     params: dict[str, Any] = msgspec.field(default_factory=dict)
-    start: datetime | None = None
-    end: datetime | None = None
+    start: str | None = None  # a date or time (UTC unless it says otherwise); empty means no bound
+    end: str | None = None
     bar_size: str = "1min"
     cash: float = 100_000.0
     commission: float | None = None
@@ -41,12 +41,26 @@ class BacktestRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     seed: int = 1
 
     def __post_init__(self) -> None:
+        for name in ("start", "end"):
+            text = getattr(self, name)
+            if text:
+                try:
+                    _as_utc(text)
+                except ValueError:
+                    raise ValueError(f"{name}: not a date or time: {text!r}") from None
         if not self.symbols:
             raise ValueError("symbols: give at least one instrument")
         if not 0 < self.cash < 1e12:
             raise ValueError(f"cash: must be positive, got {self.cash}")
         if not 100 <= self.synthetic_bars <= 2_000_000:
             raise ValueError(f"synthetic_bars: must be within 100..2,000,000, got {self.synthetic_bars}")
+
+
+def _as_utc(text: str) -> Any:
+    import pandas as pd
+
+    stamp = pd.Timestamp(text)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
 class BacktestSummary(msgspec.Struct, frozen=True):
@@ -96,7 +110,9 @@ def run_in_worker(request: dict[str, Any], arctic_uri: str, run_id: str) -> dict
             for n, symbol in enumerate(spec.symbols):
                 name = market_data_symbol(symbol, spec.bar_size)
                 try:
-                    frames[symbol] = await read_bars(store, name, start=spec.start, end=spec.end)
+                    start = _as_utc(spec.start) if spec.start else None
+                    end = _as_utc(spec.end) if spec.end else None
+                    frames[symbol] = await read_bars(store, name, start=start, end=end)
                 except Exception:
                     frames[symbol] = synth_bars(spec.synthetic_bars, seed=spec.seed + n, freq=spec.bar_size)
                     synthetic.append(symbol)

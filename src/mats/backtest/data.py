@@ -60,7 +60,9 @@ def synth_bars(
     high = np.maximum(open_, close) * np.exp(np.abs(rng.normal(0.0, volatility / 2, n)))
     low = np.minimum(open_, close) * np.exp(-np.abs(rng.normal(0.0, volatility / 2, n)))
     volume = rng.integers(100, 10_000, n).astype(np.float64)
-    index = pd.date_range(pd.Timestamp(start, tz="UTC"), periods=n, freq=freq, name="time")
+    first = pd.Timestamp(start)
+    first = first.tz_localize("UTC") if first.tzinfo is None else first.tz_convert("UTC")
+    index = pd.date_range(first, periods=n, freq=freq, name="time")
     return pd.DataFrame({"open": open_, "high": high, "low": low, "close": close, "volume": volume}, index)
 
 

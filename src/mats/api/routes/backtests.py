@@ -19,10 +19,17 @@ from mats.api.routes.strategies import field_message
 from mats.backtest.storage import BACKTESTS, load_result, new_run_id
 
 
-class BacktestDetail(msgspec.Struct, frozen=True):
-    summary: BacktestSummary
+class BacktestDetail(BacktestSummary, frozen=True):
+    """A run's summary with its equity curve and fills."""
+
     equity: list[dict[str, Any]]
     fills: list[dict[str, Any]]
+
+
+def _detail(
+    summary: BacktestSummary, equity: list[dict[str, Any]], fills: list[dict[str, Any]]
+) -> BacktestDetail:
+    return BacktestDetail(**msgspec.structs.asdict(summary), equity=equity, fills=fills)
 
 
 def jobs_of(ctx: ApiContext) -> BacktestJobs:
@@ -76,7 +83,7 @@ async def read_backtest(ctx: Ctx, run_id: FromPath[str]) -> BacktestDetail:
         raise NotFoundException(f"unknown backtest {run_id!r}")
     if not stored:  # still running (or failed): no curve yet
         assert summary is not None
-        return BacktestDetail(summary, [], [])
+        return _detail(summary, [], [])
     equity, fills, meta = await load_result(store, run_id)
     if summary is None:
         created = str(meta.get("created_at", ""))
@@ -89,7 +96,7 @@ async def read_backtest(ctx: Ctx, run_id: FromPath[str]) -> BacktestDetail:
         {"at": pd.Timestamp(t).isoformat(), **{str(k): _plain(v) for k, v in row.items()}}
         for t, row in zip(fills.index, fills.to_dict("records"), strict=True)
     ]
-    return BacktestDetail(summary, points, rows)
+    return _detail(summary, points, rows)
 
 
 def _thin(equity: pd.Series, most: int = 5_000) -> pd.Series:

@@ -14,7 +14,7 @@ from litestar.exceptions import HTTPException, NotFoundException, ValidationExce
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from mats.actors.strategy import InvalidStrategy
+from mats.actors.strategy import InvalidStrategy, strategy_classes
 from mats.api.context import ApiContext, Ctx
 from mats.model import StrategySpec
 from mats.trading import LiveTrading
@@ -65,6 +65,18 @@ def _out(trading: LiveTrading, strategy_id: str) -> StrategyOut:
                 spec.equity, spec.bar_size, spec.autostart, view.status, view.client_id, view.reason,
             )  # fmt: skip
     raise NotFoundException(f"unknown strategy {strategy_id!r}")
+
+
+class StrategyClassOut(msgspec.Struct, frozen=True):
+    cls: str
+    doc: str
+    params: dict[str, Any]
+
+
+@get("/api/strategies/classes", sync_to_thread=False)
+def list_strategy_classes() -> list[StrategyClassOut]:
+    """The classes a strategy can be registered from: those defined in the ``strategies`` package."""
+    return [StrategyClassOut(ref, doc, params) for ref, doc, params in strategy_classes()]
 
 
 @get("/api/strategies", sync_to_thread=False)
