@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 from ib_async import IB
 
+from live.support import free_port
+from live.support import wait_for_event as next_event
 from mats.actors import EventBus, Subscription
 from mats.config import IBSettings
 from mats.ib import Backoff, ConnectionState, IBHub
@@ -17,20 +18,6 @@ from mats.messages import ConnectionChanged
 from mats.sim import SimServer
 
 FAST = Backoff(initial=0.05, maximum=0.2, client_id_in_use=0.1)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def next_event(sub: Subscription, match: Callable[[Any], bool], timeout: float = 10) -> Any:
-    async with asyncio.timeout(timeout):
-        while True:
-            envelope = await sub.get()
-            if match(envelope.data):
-                return envelope.data
 
 
 async def connections(sub: Subscription, client_ids: set[int], connected: bool, timeout: float = 10) -> None:
