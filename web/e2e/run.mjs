@@ -186,14 +186,15 @@ if (MUTATE) {
   await step('act-start-stop', async () => {
     await page.goto(`${URL_}/#/strategies`);
     await tid('strategies-table').waitFor();
-    const row = tid('strategy-row').filter({ has: tid('strategy-start') }).first();
-    if (await row.count()) {
-      const id = await row.getAttribute('data-strategy-id');
-      await row.getByTestId('strategy-start').click();
-      await page.locator(`[data-strategy-id="${id}"] [data-testid="strategy-stop"]`).waitFor();
-      await page.locator(`[data-strategy-id="${id}"] [data-testid="strategy-stop"]`).click();
-      await page.locator(`[data-strategy-id="${id}"] [data-testid="strategy-start"]`).waitFor();
-    }
+    // The demo autostarts its strategies: stop one, then start it again (and see each state land).
+    const row = tid('strategy-row').filter({ has: tid('strategy-stop') }).first();
+    await row.waitFor();
+    const id = await row.getAttribute('data-strategy-id');
+    const inRow = (testid) => page.locator(`[data-strategy-id="${id}"] [data-testid="${testid}"]`);
+    await inRow('strategy-stop').click();
+    await inRow('strategy-start').waitFor();
+    await inRow('strategy-start').click();
+    await inRow('strategy-stop').waitFor();
   });
   await step('act-edit-validation', async () => {
     await page.goto(`${URL_}/#/strategies`);
