@@ -1,9 +1,9 @@
 """The UI in a real browser (Debian's Chromium via playwright-core) against a real `mats demo`.
 
-Two scripts in web/e2e/ drive it: trader.mjs checks what a trader would (a blotter fill equals the
-simulator's execution; a trade typed into TWS shows as exactly that quantity in Discretionary), then
-run.mjs visits every page and exercises every action (start/stop, cancel, reconcile and book, a backtest
-with its chart, a setting that persists, the kill switch), failing on any console error. Screenshots of
+Two scripts in web/e2e/ drive it: run.mjs visits every page and exercises every action (start/stop,
+cancel, reconcile and book, a backtest with its chart, a setting that persists, the kill switch), failing
+on any console error; then trader.mjs checks what a trader would (a blotter fill equals the simulator's
+execution; a trade typed into TWS shows as exactly that quantity in Discretionary). Screenshots of
 each page land in web/test-results/.
 """
 
@@ -57,11 +57,11 @@ async def test_the_ui_against_a_live_demo(tmp_path: Path) -> None:
             # A loaded CI machine: a backtest's worker process alone takes seconds to start.
             "MATS_E2E_TIMEOUT": "60000",
         }
-        code, out = await _node("trader.mjs", env, 150)
-        assert code == 0, out
-        code, out = await _node("run.mjs", env, 200)
+        code, out = await _node("run.mjs", env, 200)  # it starts by clearing web/test-results/
         assert code == 0, out
         assert "FAIL " not in out and "steps passed" in out
+        code, out = await _node("trader.mjs", env, 150)
+        assert code == 0, out
     finally:
         demo.send_signal(signal.SIGINT)
         await asyncio.wait_for(demo.wait(), 30)
