@@ -68,6 +68,9 @@ def configure_logging(
     handler._mats_handler = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(_LEVELS[level])
+    if level != "debug":
+        # ib_async logs every order status and fill at INFO as a long repr; MATS logs its own, shorter.
+        logging.getLogger("ib_async").setLevel(logging.WARNING)
 
 
 def get_logger(name: str, **context: Any) -> structlog.stdlib.BoundLogger:

@@ -128,8 +128,23 @@ def run_in_worker(request: dict[str, Any], arctic_uri: str, run_id: str) -> dict
             )  # fmt: skip
             result.meta["synthetic_data"] = synthetic
             await save_result(store, result, run_id)
-            stats: dict[str, Any] = jsonable(result.stats)  # plain JSON: dates as text
-            return stats
+            # Sent back whole: the engine answers for its own runs without reading back what another
+            # process just wrote (ArcticDB readers may see a new symbol only after their cache expires).
+            equity = result.equity
+            if len(equity) > 5_000:
+                equity = pd.concat([equity.iloc[:: len(equity) // 5_000 + 1], equity.iloc[-1:]])
+            fills = result.fills
+            return {
+                "stats": jsonable(result.stats),
+                "equity": [
+                    {"at": t.isoformat(), "equity": float(v)}
+                    for t, v in zip(equity.index, equity, strict=True)
+                ],
+                "fills": [
+                    {"at": t.isoformat(), **{str(k): jsonable(v) for k, v in row.items()}}
+                    for t, row in zip(fills.index, fills.to_dict("records"), strict=True)
+                ],
+            }
 
     return run_sync(go)
 
@@ -146,6 +161,7 @@ class BacktestJobs:
             max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(self._progress,)
         )
         self.jobs: dict[str, BacktestSummary] = {}
+        self.results: dict[str, dict[str, Any]] = {}  # run_id → equity points and fills of runs done here
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = threading.Event()
@@ -175,14 +191,17 @@ class BacktestJobs:
         loop = asyncio.get_running_loop()
         self._update(run_id, status="running")
         try:
-            stats = await loop.run_in_executor(
+            outcome = await loop.run_in_executor(
                 self._pool, run_in_worker, msgspec.to_builtins(request), self.arctic_uri, run_id
             )
         except Exception as exc:
             log.error("backtest.failed", run_id=run_id, error=repr(exc))
             self._update(run_id, status="failed", error=f"{type(exc).__name__}: {exc}", finished=True)
             return
-        self._update(run_id, status="done", progress=1.0, stats=stats, finished=True)
+        self.results[run_id] = {"equity": outcome["equity"], "fills": outcome["fills"]}
+        while len(self.results) > 50:
+            self.results.pop(next(iter(self.results)))
+        self._update(run_id, status="done", progress=1.0, stats=outcome["stats"], finished=True)
 
     def _update(
         self,

@@ -58,8 +58,9 @@ async def list_backtests(ctx: Ctx) -> list[BacktestSummary]:
     jobs = jobs_of(ctx)
     runs = dict(jobs.jobs)
     store = store_of(ctx)
-    if BACKTESTS in await store.list_libraries():
-        names = [s for s in await store.list_symbols(BACKTESTS) if s.endswith("_equity")]
+    # Runs are written by worker processes: listings cached by this process would not show them yet.
+    if BACKTESTS in await store.list_libraries(refresh=True):
+        names = [s for s in await store.list_symbols(BACKTESTS, refresh=True) if s.endswith("_equity")]
         stored = await store.read_metadata_batch(BACKTESTS, names) if names else {}
         for name, meta in stored.items():
             run_id = name.removesuffix("_equity")
@@ -74,7 +75,11 @@ async def list_backtests(ctx: Ctx) -> list[BacktestSummary]:
 
 @get("/api/backtests/{run_id:str}")
 async def read_backtest(ctx: Ctx, run_id: FromPath[str]) -> BacktestDetail:
-    summary = jobs_of(ctx).jobs.get(run_id)
+    jobs = jobs_of(ctx)
+    summary = jobs.jobs.get(run_id)
+    if summary is not None and run_id in jobs.results:  # run here: answered from memory
+        kept = jobs.results[run_id]
+        return _detail(summary, kept["equity"], kept["fills"])
     store = store_of(ctx)
     stored = BACKTESTS in await store.list_libraries() and await store.has_symbol(
         BACKTESTS, f"{run_id}_equity"
