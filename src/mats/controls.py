@@ -22,6 +22,7 @@ from mats.ib.connection import ManagedClient
 from mats.messages import AlertRaised, Drain, KillSwitchChanged, PositionsReconciled
 from mats.model import DISCRETIONARY, Booking, ConId, StrategyId
 from mats.reconcile import ContractReconciliation, lock_reason
+from mats.store.crashpoints import MID_RECONCILE, crash_point
 
 if TYPE_CHECKING:
     from mats.trading import LiveTrading
@@ -65,6 +66,7 @@ class AccountControls:
         rows: list[ContractReconciliation] = await portfolio.ask(
             ReconcileWith(ib_positions=net, in_flight=frozenset(trades.open_con_ids()))
         )  # ...and booked, since the portfolio handles its mailbox in order
+        crash_point(MID_RECONCILE)
         before = set(self.trading.risk.locks)
         self.trading.risk.locks = {row.con_id: lock_reason(row) for row in rows if row.locked}
         for row in rows:

@@ -221,6 +221,8 @@ class LiveTrading:
         self.flusher = Flusher(self.journal, engine.store, self.account or "account", on_degraded=degraded)
         try:
             await self.flusher.recover()
+            with anyio.fail_after(30):
+                await self.flusher.flush_once()  # start-up replays what a crash left unflushed
         except Exception as exc:  # storage down at start: the flusher retries in its loop
             degraded(True, repr(exc))
         self._flush_task = asyncio.create_task(self.flusher.run(), name="flusher")

@@ -27,6 +27,7 @@ from mats.ib.hub import IBHub
 from mats.messages import CancelOrder, ModifyOrder, OrderStatusChanged, PlaceOrder, RiskRejected
 from mats.model import OrderRef, OrderRequest, OrderState, OrderStatus, OrderType, StrategyId
 from mats.risk import RiskState, check_order
+from mats.store.crashpoints import AFTER_SEND_BEFORE_JOURNAL, crash_point
 from mats.store.journal import Journal
 
 Route = Callable[[str, OrderStatus], Awaitable[None] | None]
@@ -226,6 +227,7 @@ class TradeManager(Actor):
             return await self._reject(record, "IB reports lost connectivity (1100); new orders are held back")
         record.client = client
         trade = client.ib.placeOrder(contract_for(instrument), build_order(request, order_ref, self.account))
+        crash_point(AFTER_SEND_BEFORE_JOURNAL)
         record.trade = trade
         trade.statusEvent += self._on_trade
         self.log.info(

@@ -15,6 +15,8 @@ ENV_VAR = "MATS_CRASH_AT"
 AFTER_COMMIT = "after_commit"
 MID_FLUSH = "mid_flush"
 AFTER_ARCTIC_APPEND_BEFORE_MARK = "after_arctic_append_before_mark"
+AFTER_SEND_BEFORE_JOURNAL = "after_send_before_journal"  # an order reached IB; its status was not journaled
+MID_RECONCILE = "mid_reconcile"  # the books were measured; locks and the report were not written
 
 _hits: dict[str, int] = {}
 
