@@ -30,6 +30,7 @@ from mats.brokers.live import LiveBroker
 from mats.brokers.schedule import ScheduledJob
 from mats.controls import AccountControls
 from mats.equity import EquityTracker
+from mats.fx import FXCache
 from mats.ib.contracts import IBInstrumentResolver
 from mats.marketdata.aggregate import parse_bar_size
 from mats.marketdata.feed import RealTimeBarFeed
@@ -75,6 +76,7 @@ class LiveTrading:
         self._tasks: set[asyncio.Future[None]] = set()
         self.flusher: Flusher | None = None
         self.feed: RealTimeBarFeed | None = None
+        self.fx: FXCache | None = None
         self.risk: RiskState | None = None
         self.controls = AccountControls(self)
         self._hourly: asyncio.Task[None] | None = None
@@ -95,6 +97,7 @@ class LiveTrading:
             raise RuntimeError("live trading needs the engine's IB client connected first")
         self.instruments = IBInstrumentResolver(hub.engine.ib, timeout=settings.ib.request_timeout)
         self.feed = RealTimeBarFeed(hub.engine, bus=engine.bus, pacing=hub.pacing.realtime_bars)
+        self.fx = FXCache(hub.engine.ib)
         sup, bus = engine.supervisor, engine.bus
         self.portfolio = PortfolioManager(
             bus=bus, base_currency=settings.base_currency, route=self._route_fill
@@ -276,6 +279,9 @@ class LiveTrading:
             return running
         hub = self._hub(engine)
         qualified = [await instruments.qualify(symbol) for symbol in spec.symbols]
+        for instrument in qualified:
+            if self.fx is not None and instrument.currency != engine.settings.base_currency:
+                await self.fx.watch(instrument.currency, engine.settings.base_currency)
         preferred = spec.client_id if spec.client_id is not None else self.client_ids.get(strategy_id)
         client = await hub.client_for(strategy_id, preferred=preferred)
         self.client_ids[strategy_id] = client.client_id
@@ -352,24 +358,44 @@ class LiveTrading:
         return engine.hub
 
     def _strategy_pnl(self) -> dict[str, float]:
-        """Each strategy's realized + unrealized PnL less commissions, at IB's portfolio prices."""
+        """Each strategy's realized + unrealized PnL less commissions, in the base currency, at IB's
+        portfolio prices; a strategy holding a currency with no rate yet is left out of this sample."""
         if self.portfolio is None or self.engine is None or self.engine.hub is None:
             return {}
         ib = self.engine.hub.engine.ib
         prices = {item.contract.conId: float(item.marketPrice) for item in ib.portfolio()} if ib else {}
-        commissions = self.portfolio.commissions_by_strategy()
         out: dict[str, float] = {}
+        unconvertible: set[str] = set()
         for position in self.portfolio.positions():
             price = prices.get(position.con_id, position.avg_cost)
             unrealized = (
                 (price - position.avg_cost) * position.qty * position.multiplier if position.qty else 0.0
             )
+            try:
+                rate = self.to_base(position.currency)
+            except LookupError:
+                unconvertible.add(position.strategy_id)
+                continue
             out[position.strategy_id] = (
-                out.get(position.strategy_id, 0.0) + position.realized_pnl + unrealized
+                out.get(position.strategy_id, 0.0) + (position.realized_pnl + unrealized) * rate
             )
-        for strategy_id, commission in commissions.items():
-            out[strategy_id] = out.get(strategy_id, 0.0) - commission
+        for (strategy_id, currency), commission in self.portfolio.commissions_by_currency().items():
+            try:
+                out[strategy_id] = out.get(strategy_id, 0.0) - commission * self.to_base(currency)
+            except LookupError:
+                unconvertible.add(strategy_id)
+        for strategy_id in unconvertible:
+            out.pop(strategy_id, None)
         return out
+
+    def to_base(self, currency: str) -> float:
+        """The rate from ``currency`` to the base currency; LookupError when there is no fresh quote."""
+        base = self.engine.settings.base_currency if self.engine is not None else "USD"
+        if currency == base:
+            return 1.0
+        if self.fx is None:
+            raise LookupError(f"no FX rates: {currency} cannot be converted to {base}")
+        return self.fx.rate(currency, base)
 
     @staticmethod
     def _net_liquidation(hub: IBHub, base_currency: str) -> float:

@@ -203,3 +203,45 @@ async def test_a_split_breaks_and_locks_the_contract_until_an_operator_books_it(
         await stop_engine(engine, task)
     assert position is not None and position.qty == 20 and position.avg_cost == pytest.approx(100.0)
     assert booking.by == "test" and booking.qty == 10
+
+
+async def test_a_eur_stock_in_a_usd_account_is_valued_in_dollars_as_by_hand(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    sap = {"symbol": "SAP", "sec_type": "STK", "exchange": "IBIS", "currency": "EUR"}
+    spec = StrategySpec("europe", "strategies.pulse:Pulse", [sap], {"qty": 10, "every": 1}, autostart=True)
+    sim.control.set_price("EUR.USD", 1.10)
+    sim.control.set_price("SAP", 120.0)
+    engine, trading, task = await run_engine(sim, tmp_path, [spec])
+    events = engine.bus.subscribe(types={"fill"})
+    try:
+        actor = trading.actors["europe"]
+        [instrument] = actor.instruments
+        assert instrument.currency == "EUR"
+        await actor.tell(bar(instrument.key, 0, 120.0))
+        await wait_for_event(events, lambda e: isinstance(e, CommissionCharged))
+        sim.control.set_price("SAP", 125.0)
+        sim.control.set_price("EUR.USD", 1.10)  # a fresh quote for the FX cache
+        assert trading.fx is not None
+        engine_ib = engine.hub.engine.ib  # type: ignore[union-attr]
+        async with asyncio.timeout(10):
+            while True:
+                try:
+                    rate = trading.to_base("EUR")
+                    prices = {i.contract.conId: i.marketPrice for i in engine_ib.portfolio()}
+                    if prices.get(instrument.con_id) == 125.0:
+                        break
+                except LookupError:
+                    pass
+                await engine_ib.updateEvent  # each message the engine's client processes
+        pnl = trading._strategy_pnl()["europe"]
+        [execution] = sim.control.executions()
+    finally:
+        await stop_engine(engine, task)
+    assert rate == pytest.approx(1.10)
+    bought = execution.execution.price
+    commission_usd = execution.commission.commission * (
+        1.10 if execution.commission.currency == "EUR" else 1.0
+    )
+    by_hand = 10 * (125.0 - bought) * 1.10 - commission_usd
+    assert pnl == pytest.approx(by_hand, abs=0.01)

@@ -134,6 +134,17 @@ class PortfolioManager(Actor):
     def positions(self, strategy_id: str | None = None) -> list[Position]:
         return self.ledger.positions(strategy_id)
 
+    def commissions_by_currency(self) -> dict[tuple[str, str], float]:
+        """Commission per (strategy, currency the report was in), for conversion to the base currency."""
+        out: dict[tuple[str, str], float] = {}
+        for exec_id, report in self._commissions.items():
+            fill = self._fills.get(split_exec_id(exec_id)[0])
+            if fill is None or fill.exec_id != exec_id:
+                continue
+            key = (fill.strategy_id, report.currency)
+            out[key] = out.get(key, 0.0) + report.commission
+        return out
+
     def position(self, strategy_id: str, con_id: int) -> Position | None:
         return self.ledger.position(strategy_id, con_id)
 

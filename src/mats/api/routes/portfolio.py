@@ -30,6 +30,7 @@ class PositionOut(msgspec.Struct, frozen=True):
     unrealized_pnl: float | None
     realized_pnl: float
     currency: str
+    market_value_base: float | None = None  # in the account's base currency; None until IB quotes the rate
 
 
 class PortfolioOut(msgspec.Struct, frozen=True):
@@ -81,6 +82,11 @@ def read_portfolio(ctx: Ctx) -> PortfolioOut:
             if p.qty == 0 and p.realized_pnl == 0:
                 continue
             price = prices.get(p.con_id)
+            value = market_value(p, price) if price is not None else None
+            try:
+                value_base = value * trading.to_base(p.currency) if value is not None else None
+            except LookupError:
+                value_base = None
             positions.append(
                 PositionOut(
                     strategy_id=p.strategy_id,
@@ -89,10 +95,11 @@ def read_portfolio(ctx: Ctx) -> PortfolioOut:
                     qty=p.qty,
                     avg_cost=p.avg_cost,
                     market_price=price,
-                    market_value=market_value(p, price) if price is not None else None,
+                    market_value=value,
                     unrealized_pnl=unrealized_pnl(p, price) if price is not None else None,
                     realized_pnl=p.realized_pnl,
                     currency=p.currency,
+                    market_value_base=value_base,
                 )
             )
     positions.sort(key=lambda p: (p.strategy_id == DISCRETIONARY, p.strategy_id, p.symbol))
