@@ -64,8 +64,11 @@ def bearer_of(connection: ASGIConnection) -> str | None:
     return connection.cookies.get(COOKIE)
 
 
-def token_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
-    """Every route but those marked public; WebSocket routes authenticate in their handler."""
+async def token_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+    """Every route but those marked public; WebSocket routes authenticate in their handler.
+
+    An ``async def`` on purpose: Litestar runs a plain-function guard in a worker thread, which cost
+    every request a thread round trip (bench/api_load.py)."""
     if handler.opt.get(PUBLIC) or connection.scope["type"] == "websocket":
         return
     token: ApiToken = connection.app.state.token
