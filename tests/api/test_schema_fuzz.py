@@ -38,7 +38,7 @@ async def test_fuzzing_the_schema_finds_no_server_error(tmp_path: Path) -> None:
             "-H", f"Authorization: Bearer {token.group(1)}",
             "-c", "not_a_server_error,response_schema_conformance",
             "--max-examples", "10", "--exclude-path-regex", "kill-switch", "--seed", "1",
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=tmp_path,
             env={**os.environ, "SCHEMATHESIS_TELEMETRY": "false"},
         )  # fmt: skip
         out, _ = await asyncio.wait_for(fuzz.communicate(), 240)
