@@ -38,6 +38,7 @@ from mats.messages import AlertRaised
 from mats.model import Booking, Fill, OrderStatus, StrategySpec
 from mats.reconcile import ContractReconciliation
 from mats.risk import RiskState
+from mats.snapshots import write_snapshots
 from mats.storage import load_strategy_specs, save_strategy_specs
 from mats.store.flusher import Flusher
 from mats.store.journal import Durability, Journal
@@ -81,6 +82,7 @@ class LiveTrading:
         self.controls = AccountControls(self)
         self._hourly: asyncio.Task[None] | None = None
         self._equity_task: asyncio.Task[None] | None = None
+        self._snapshots: asyncio.Task[None] | None = None
         self.equity: EquityTracker | None = None
         self._flush_task: asyncio.Task[None] | None = None
         self.account = ""
@@ -155,12 +157,15 @@ class LiveTrading:
             tz=settings.daily_pnl_tz,
         )
         self._equity_task = asyncio.create_task(self.equity.run(), name="equity-tracker")
+        await self.snapshot()
+        self._snapshots = asyncio.create_task(self._snapshot_hourly(), name="snapshots-hourly")
         for spec in list(self.specs.values()):
             if spec.autostart:
                 await self.start_strategy(spec.strategy_id)
 
     async def stop(self) -> None:
-        for background in (self._hourly, self._equity_task):
+        await self.snapshot()  # the books as they stand at shutdown
+        for background in (self._hourly, self._equity_task, self._snapshots):
             if background is not None:
                 background.cancel()
         for strategy_id in list(self.actors):
@@ -387,6 +392,27 @@ class LiveTrading:
         for strategy_id in unconvertible:
             out.pop(strategy_id, None)
         return out
+
+    async def snapshot(self) -> int:
+        """Append the books to ``{account}/portfolio`` and ``{account}/strategy_{id}`` (rows written)."""
+        engine, portfolio = self.engine, self.portfolio
+        if engine is None or engine.store is None or portfolio is None or not self.account:
+            return 0
+        ib = engine.hub.engine.ib if engine.hub is not None else None
+        prices = {item.contract.conId: float(item.marketPrice) for item in ib.portfolio()} if ib else {}
+        equity = {sid: spec.equity for sid, spec in self.specs.items()}
+        try:
+            return await write_snapshots(
+                engine.store, self.account, portfolio.positions(), prices, self.to_base, equity
+            )
+        except Exception as exc:  # storage trouble must not stop trading; the journal has everything
+            log.error("snapshots.failed", error=repr(exc))
+            return 0
+
+    async def _snapshot_hourly(self) -> None:
+        while True:
+            await asyncio.sleep(3600)
+            await self.snapshot()
 
     def to_base(self, currency: str) -> float:
         """The rate from ``currency`` to the base currency; LookupError when there is no fresh quote."""

@@ -100,6 +100,17 @@ async def test_fills_reach_arcticdb_and_the_registry_survives_a_restart(
         )
         assert rows["commission"]["commission"] == pytest.approx(execution.commission.commission)
         assert preview["metadata"]["last_seq"] >= 2
+        assert await engine.trading.snapshot() == 2  # one portfolio row, one strategy_keeper row
+        book = (await api.get("/api/arctic/libraries/DU0000001/symbols/portfolio")).json()["rows"][-1]
+        assert (book["strategy_id"], book["qty"], book["avg_cost"], book["currency"]) == (
+            "keeper",
+            3,
+            212.5,
+            "USD",
+        )
+        assert book["value_base"] == pytest.approx(book["market_value"])
+        own = (await api.get("/api/arctic/libraries/DU0000001/symbols/strategy_keeper")).json()["rows"][-1]
+        assert (own["symbol"], own["qty"], own["avg_cost"]) == ("AAPL", 3, 212.5)
         missing = await api.get("/api/arctic/libraries/DU0000001/symbols/nope")
         assert missing.status_code == 404
     finally:
