@@ -76,12 +76,12 @@ async def read_symbol(
 
 
 def _row(index_name: str, index: Any, values: dict[Any, Any]) -> dict[str, Any]:
-    row = {index_name: _plain(index)}
-    row.update({str(k): _plain(v) for k, v in values.items()})
+    row = {index_name: plain_cell(index)}
+    row.update({str(k): plain_cell(v) for k, v in values.items()})
     return row
 
 
-def _plain(value: Any) -> Any:
+def plain_cell(value: Any) -> Any:
     """JSON-friendly cells: timestamps as ISO text, NaN as null, numpy scalars as Python numbers."""
     if isinstance(value, pd.Timestamp):
         return value.isoformat()

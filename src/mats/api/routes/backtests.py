@@ -14,7 +14,7 @@ from litestar.status_codes import HTTP_202_ACCEPTED
 from mats.actors.strategy import InvalidStrategy, load_strategy_class
 from mats.api.backtests import BacktestJobs, BacktestRequest, BacktestSummary
 from mats.api.context import ApiContext, Ctx
-from mats.api.routes.arctic import store_of
+from mats.api.routes.arctic import plain_cell, store_of
 from mats.api.routes.strategies import field_message
 from mats.backtest.storage import BACKTESTS, load_result, new_run_id
 
@@ -98,7 +98,7 @@ async def read_backtest(ctx: Ctx, run_id: FromPath[str]) -> BacktestDetail:
     thinned = _thin(equity)
     points = [{"at": t.isoformat(), "equity": float(v)} for t, v in zip(thinned.index, thinned, strict=True)]
     rows: list[dict[str, Any]] = [
-        {"at": pd.Timestamp(t).isoformat(), **{str(k): _plain(v) for k, v in row.items()}}
+        {"at": pd.Timestamp(t).isoformat(), **{str(k): plain_cell(v) for k, v in row.items()}}
         for t, row in zip(fills.index, fills.to_dict("records"), strict=True)
     ]
     return _detail(summary, points, rows)
@@ -110,7 +110,3 @@ def _thin(equity: pd.Series, most: int = 5_000) -> pd.Series:
         return equity
     step = len(equity) // most + 1
     return pd.concat([equity.iloc[::step], equity.iloc[-1:]])
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") else value
