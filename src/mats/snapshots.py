@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 import pandas as pd
 import structlog
 
+from mats.accounting import market_value, unrealized_pnl
 from mats.model import Position
 from mats.store.arctic import ArcticStore
 
@@ -39,8 +40,8 @@ def portfolio_rows(
         if p.qty == 0 and p.realized_pnl == 0:
             continue
         price = prices.get(p.con_id, math.nan)
-        value = p.qty * price * p.multiplier
-        unrealized = (price - p.avg_cost) * p.qty * p.multiplier if p.qty else 0.0
+        value = market_value(p, price)
+        unrealized = unrealized_pnl(p, price) if p.qty else 0.0
         try:
             rate = to_base(p.currency)
         except LookupError:

@@ -16,6 +16,7 @@ import anyio
 import msgspec
 import structlog
 
+from mats.accounting import unrealized_pnl
 from mats.actors.portfolio import PortfolioManager
 from mats.actors.recorder import Recorder
 from mats.actors.strategy import (
@@ -362,20 +363,23 @@ class LiveTrading:
             raise RuntimeError("live trading needs the engine's IBHub")
         return engine.hub
 
+    def market_prices(self) -> dict[int, float]:
+        """conId → the market price IB reports for the account's positions (the engine client's portfolio)."""
+        hub = self.engine.hub if self.engine is not None else None
+        ib = hub.engine.ib if hub is not None else None
+        return {item.contract.conId: float(item.marketPrice) for item in ib.portfolio()} if ib else {}
+
     def _strategy_pnl(self) -> dict[str, float]:
         """Each strategy's realized + unrealized PnL less commissions, in the base currency, at IB's
         portfolio prices; a strategy holding a currency with no rate yet is left out of this sample."""
-        if self.portfolio is None or self.engine is None or self.engine.hub is None:
+        if self.portfolio is None:
             return {}
-        ib = self.engine.hub.engine.ib
-        prices = {item.contract.conId: float(item.marketPrice) for item in ib.portfolio()} if ib else {}
+        prices = self.market_prices()
         out: dict[str, float] = {}
         unconvertible: set[str] = set()
         for position in self.portfolio.positions():
             price = prices.get(position.con_id, position.avg_cost)
-            unrealized = (
-                (price - position.avg_cost) * position.qty * position.multiplier if position.qty else 0.0
-            )
+            unrealized = unrealized_pnl(position, price)
             try:
                 rate = self.to_base(position.currency)
             except LookupError:
@@ -398,8 +402,7 @@ class LiveTrading:
         engine, portfolio = self.engine, self.portfolio
         if engine is None or engine.store is None or portfolio is None or not self.account:
             return 0
-        ib = engine.hub.engine.ib if engine.hub is not None else None
-        prices = {item.contract.conId: float(item.marketPrice) for item in ib.portfolio()} if ib else {}
+        prices = self.market_prices()
         equity = {sid: spec.equity for sid, spec in self.specs.items()}
         try:
             return await write_snapshots(

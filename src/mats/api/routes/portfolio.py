@@ -75,7 +75,7 @@ def read_portfolio(ctx: Ctx) -> PortfolioOut:
     trading = trading_of(ctx)
     portfolio, broker = trading.portfolio, trading.broker
     hub = ctx.engine.hub
-    prices = _last_prices(ctx)
+    prices = trading.market_prices()
     positions = []
     if portfolio is not None:
         for p in portfolio.positions():
@@ -179,11 +179,3 @@ async def cancel_order(ctx: Ctx, order_ref: FromPath[str]) -> OrderOut:
         )
     return OrderOut(s.order_ref, s.strategy_id, s.symbol, s.state.value, s.qty, s.filled, s.remaining,
                     s.avg_fill_price, s.perm_id, s.reason, s.at)  # fmt: skip
-
-
-def _last_prices(ctx: Ctx) -> dict[int, float]:
-    """Market prices IB reports for the account's positions (the engine client's portfolio updates)."""
-    hub = ctx.engine.hub
-    if hub is None or hub.engine.ib is None:
-        return {}
-    return {item.contract.conId: float(item.marketPrice) for item in hub.engine.ib.portfolio()}
