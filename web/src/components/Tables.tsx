@@ -174,6 +174,32 @@ export function OrdersTable({
   );
 }
 
+/** One position's cells after the strategy column: shared by this table and the portfolio's grouped one. */
+export function PositionCells({ p, symbolClass }: { p: PortfolioPosition; symbolClass?: string }) {
+  return (
+    <>
+      <td className={symbolClass}>{p.symbol}</td>
+      <td className="num muted">{p.con_id}</td>
+      <td className="num" data-col="qty">
+        <Qty v={p.qty} signed />
+      </td>
+      <td className="num">
+        <Price v={p.avg_cost} />
+      </td>
+      <td className="num">
+        <Price v={p.market_price} />
+      </td>
+      <td className="num">
+        <Money v={p.market_value} />
+      </td>
+      <td className="num">
+        <Money v={p.unrealized_pnl} signed colored />
+      </td>
+      <td>{p.currency}</td>
+    </>
+  );
+}
+
 export function PositionsTable({ rows, showStrategy = false }: { rows: PortfolioPosition[]; showStrategy?: boolean }) {
   if (!rows.length) return <Empty>Flat.</Empty>;
   return (
@@ -199,24 +225,7 @@ export function PositionsTable({ rows, showStrategy = false }: { rows: Portfolio
                 <StrategyLink id={p.strategy_id} />
               </td>
             )}
-            <td>{p.symbol}</td>
-            <td className="num muted">{p.con_id}</td>
-            <td className="num" data-col="qty">
-              <Qty v={p.qty} signed />
-            </td>
-            <td className="num">
-              <Price v={p.avg_cost} />
-            </td>
-            <td className="num">
-              <Price v={p.market_price} />
-            </td>
-            <td className="num">
-              <Money v={p.market_value} />
-            </td>
-            <td className="num">
-              <Money v={p.unrealized_pnl} signed colored />
-            </td>
-            <td>{p.currency}</td>
+            <PositionCells p={p} />
           </tr>
         ))}
       </tbody>

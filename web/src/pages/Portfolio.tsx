@@ -1,8 +1,8 @@
 import { useMemo, useState, type FormEvent } from 'react';
 import { api, ApiError } from '../api/client';
 import type { BookingRequest, ReconciliationRow } from '../api/types';
-import { StrategyLink } from '../components/Tables';
-import { Badge, ErrorBox, Field, Money, Panel, Price, Qty, Snapshot, Time } from '../components/ui';
+import { PositionCells, StrategyLink } from '../components/Tables';
+import { Badge, ErrorBox, Field, Money, Panel, Qty, Snapshot, Time } from '../components/ui';
 import { fmtMoney, fmtQty } from '../lib/format';
 import { DISCRETIONARY, groupByStrategy, reconRows } from '../lib/portfolio';
 import { useAction, useApi } from '../lib/useApi';
@@ -179,24 +179,7 @@ export function PortfolioPage() {
                       </tr>
                       {g.positions.map((p) => (
                         <tr key={`${p.strategy_id}:${p.con_id}`} data-testid="position-row" data-strategy-id={p.strategy_id} data-symbol={p.symbol}>
-                          <td className="indent">{p.symbol}</td>
-                          <td className="num muted">{p.con_id}</td>
-                          <td className="num" data-col="qty">
-                            <Qty v={p.qty} signed />
-                          </td>
-                          <td className="num">
-                            <Price v={p.avg_cost} />
-                          </td>
-                          <td className="num">
-                            <Price v={p.market_price} />
-                          </td>
-                          <td className="num">
-                            <Money v={p.market_value} />
-                          </td>
-                          <td className="num">
-                            <Money v={p.unrealized_pnl} signed colored />
-                          </td>
-                          <td>{p.currency}</td>
+                          <PositionCells p={p} symbolClass="indent" />
                         </tr>
                       ))}
                     </tbody>
