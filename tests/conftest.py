@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 
 import pytest
 
-pytest_plugins = ["pytester"]
+pytest_plugins = ["pytester", "moto_s3"]
 
 #: Loggers whose ERROR records mean "a message was not understood".
 DECODER_LOGGERS = ("ib_async.Decoder", "ib_async.decoder")

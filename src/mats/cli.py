@@ -84,6 +84,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_dispatch(args, settings))
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        refusal = _start_refusal(exc)
+        if refusal is None:
+            raise
+        print(f"mats: cannot start: {refusal}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _start_refusal(exc: BaseException) -> Exception | None:
+    """The store's refusal to let this engine in (wrapped in task-group exception groups), if that is it."""
+    from mats.store.lease import NamespaceInUse  # imported here: it pulls in pandas and ArcticDB
+
+    if isinstance(exc, NamespaceInUse):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _start_refusal(inner)
+            if found is not None:
+                return found
+    return None
 
 
 async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:

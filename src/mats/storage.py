@@ -1,11 +1,14 @@
 """StoreComponent: the engine's ArcticDB store, opened first and closed last.
 
 The live path's journal flushes into it (``LiveTrading`` runs the flusher once the account is known),
-the API reads from it, and the strategy registry lives in ``general/strategies``.
+the API reads from it, and the strategy registry lives in ``general/strategies``. On start it claims its
+namespace of the store (``mats.store.lease``): a second engine on the same namespace is refused.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 from typing import TYPE_CHECKING
 
@@ -15,6 +18,7 @@ import structlog
 
 from mats.model import StrategySpec
 from mats.store.arctic import ArcticStore
+from mats.store.lease import DEFAULT_TTL, EngineLease, claim, new_lease, release, renew_forever
 
 if TYPE_CHECKING:
     from mats.engine import Engine
@@ -28,17 +32,42 @@ STRATEGIES = "strategies"
 class StoreComponent:
     name = "store"
 
-    def __init__(self, uri: str, namespace: str = "") -> None:
+    def __init__(self, uri: str, namespace: str = "", *, lease_ttl: float = DEFAULT_TTL) -> None:
         if uri.startswith(("s3://", "s3s://")):
             # The AWS SDK would otherwise probe EC2 metadata endpoints for credentials on every start.
             os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
         self.store = ArcticStore(uri, namespace)
+        self.lease_ttl = lease_ttl
+        self.lease: EngineLease | None = None
+        self._renewing: asyncio.Task[None] | None = None
 
     async def start(self, engine: Engine) -> None:
         await self.store.open()
+        settings = engine.settings
+        try:
+            self.lease = await claim(
+                self.store, new_lease(settings.ib.account, str(settings.data_dir)), ttl=self.lease_ttl
+            )
+            if settings.ib.account:  # the flusher's library, opened while storage is known to answer
+                await self.store.open_library(settings.ib.account)
+        except BaseException:
+            await self.store.close()
+            raise
+        self._renewing = asyncio.create_task(
+            renew_forever(self.store, self.lease, ttl=self.lease_ttl), name="store-lease"
+        )
         engine.store = self.store
 
     async def stop(self) -> None:
+        if self._renewing is not None:
+            self._renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._renewing
+        if self.lease is not None:
+            try:
+                await release(self.store, self.lease)
+            except Exception as exc:  # storage down at shutdown: the lease goes stale after its ttl
+                log.warning("lease.release_failed", error=repr(exc), kept="stale after ttl")
         await self.store.close()
 
 

@@ -8,6 +8,9 @@ import signal
 import sys
 from pathlib import Path
 
+from mats.store.arctic import ArcticStore
+from mats.store.lease import claim, new_lease
+
 MATS = [sys.executable, "-m", "mats.cli"]
 
 
@@ -59,3 +62,18 @@ async def test_engine_shell_starts_and_stops_cleanly_on_sigint(tmp_path: Path) -
     assert proc.returncode == 0
     assert b"engine.stopped" in err and b"signal SIGINT" in err
     assert token.encode() not in err  # the token is shown to the person, never logged
+
+
+async def test_serve_on_a_namespace_another_engine_holds_says_who_in_one_line(tmp_path: Path) -> None:
+    uri = f"lmdb://{tmp_path / 'shared'}"
+    async with ArcticStore(uri, "acct1") as store:
+        await claim(store, new_lease("DU0000001", "/srv/other"))  # held by this (live) test process
+    (tmp_path / "mats.toml").write_text(
+        f'data_dir = "{tmp_path / "data"}"\narctic_uri = "{uri}"\n[storage]\nnamespace = "acct1"\n'
+    )
+    proc = await run_mats("--config", "mats.toml", "serve", "--web-port", "0", cwd=tmp_path)
+    _, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    assert proc.returncode == 2
+    refusal = [line for line in err.decode().splitlines() if line.startswith("mats: cannot start:")]
+    assert len(refusal) == 1 and "/srv/other" in refusal[0], err.decode()[-2000:]
+    assert "Traceback" not in err.decode()

@@ -171,6 +171,11 @@ class ArcticStore:
     async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs), limiter=self._limiter)
 
+    def _exists(self, library: str) -> bool:
+        """Whether the library is open or in the store (on the storage thread: it may touch storage)."""
+        name = self.library_name(library)
+        return name in self._libraries or (self._arctic is not None and self._arctic.has_library(name))
+
     def _lib(self, library: str, *, create: bool) -> Library:
         """Runs on the storage thread. Creates the library with its deliberate options on first write."""
         if self._arctic is None:
@@ -192,6 +197,14 @@ class ArcticStore:
 
     def _touched(self, library: str) -> None:
         self._symbol_lists.pop(library, None)
+
+    async def open_library(self, library: str) -> None:
+        """Create (with its deliberate options) or open a library now, and keep its handle.
+
+        Opening is a library-manager call, which holds the GIL during its storage I/O (stack-notes A5).
+        Done at start-up, it never stalls the loop later, and an S3 outage at the first write cannot freeze
+        the whole process (writes through a kept handle release the GIL and just wait)."""
+        await self._call(lambda: self._lib(library, create=True))
 
     # ---- writes -----------------------------------------------------------------------------------------
 
@@ -321,8 +334,7 @@ class ArcticStore:
         """The symbol's latest metadata; None if the library or symbol does not exist."""
 
         def run() -> Any:
-            name = self.library_name(library)
-            if name not in self._libraries and (self._arctic is None or not self._arctic.has_library(name)):
+            if not self._exists(library):
                 return None
             lib = self._lib(library, create=False)
             if not lib.has_symbol(symbol):
@@ -341,7 +353,11 @@ class ArcticStore:
         return {sym: r.metadata for sym, r in zip(symbols, results, strict=True)}
 
     async def has_symbol(self, library: str, symbol: str) -> bool:
-        return symbol in await self.list_symbols(library, refresh=True)
+        # ArcticDB's own check, not a listing: the first listing of a new library holds the GIL ~1 s.
+        def run() -> bool:
+            return self._exists(library) and bool(self._lib(library, create=False).has_symbol(symbol))
+
+        return await self._call(run)
 
     # ---- listings (cached: they hold the GIL during storage I/O) ----------------------------------------
 
@@ -360,14 +376,27 @@ class ArcticStore:
         self._library_list = (time.monotonic(), names)
         return list(names)
 
+    async def list_namespaces(self) -> list[str]:
+        """Every namespace with a library in the store ("" for un-prefixed ones, shared libraries aside):
+        the engines sharing it, so one can check its neighbours (``mats.store.lease``)."""
+
+        def run() -> list[str]:
+            if self._arctic is None:
+                raise StoreError("ArcticStore is not open")
+            return list(self._arctic.list_libraries())
+
+        physical = [p for p in await self._call(run) if p not in SHARED_LIBRARIES]
+        return sorted(
+            {p.split(NAMESPACE_SEPARATOR, 1)[0] if NAMESPACE_SEPARATOR in p else "" for p in physical}
+        )
+
     async def list_symbols(self, library: str, *, refresh: bool = False) -> list[str]:
         cached = self._symbol_lists.get(library)
         if cached is not None and not refresh and time.monotonic() - cached[0] < self.listing_ttl:
             return list(cached[1])
 
         def run() -> list[str]:
-            name = self.library_name(library)
-            if name not in self._libraries and (self._arctic is None or not self._arctic.has_library(name)):
+            if not self._exists(library):
                 return []
             return sorted(self._lib(library, create=False).list_symbols())
 
