@@ -9,7 +9,10 @@
    delivered the bytes holding the bar (``Connection.data_received``), and when the strategy's own
    client wrote the placeOrder to its socket (``Connection.sendMsg``). Between them: ib_async's decoder,
    the bar feed, the strategy's mailbox, the strategy, the LiveBroker, the TradeManager's risk check and
-   its journal commit (the order is durable before it is sent), and ib_async's encoder.
+   its journal intent (the order is durable before it is sent), and ib_async's encoder. Then the same
+   again with the order waiting for its SQLite commit instead (the path before the intent log), and the
+   loop thread's CPU time over each span (wall time minus CPU time is time descheduled or waiting for the
+   GIL: on a shared 2-core box, most of the p99).
 2. Order → fill → position: from that socket write to the recorder's ``OrderFilled`` and the
    PortfolioManager's ``PositionChanged`` (bus publish times). The simulator runs on the same loop, so
    its matching is included.
@@ -192,7 +195,9 @@ async def feed(send: Callable[[int], Any], rate: float, seconds: float, sample: 
 # --- 1 + 2: tick → order → fill → position -------------------------------------------------------
 
 
-async def tick_to_order(bars: int, data_dir: Path) -> dict[str, list[float]]:
+async def tick_to_order(bars: int, data_dir: Path, *, commit_first: bool = False) -> dict[str, list[float]]:
+    """``commit_first``: the earlier path, for comparison in the same run: the order waits for the SQLite
+    commit of its PendingSubmit event on the journal thread instead of the intent log's write."""
     clock = VirtualClock(start=START, running=False)
     async with SimServer(
         port=free_port(), clock=clock, price_interval=1.0, account_push_interval=0.01, day_end=""
@@ -202,13 +207,13 @@ async def tick_to_order(bars: int, data_dir: Path) -> dict[str, list[float]]:
         )
         engine, trading, task = await start_engine(sim, data_dir, [spec])
         try:
-            return await _measure_tick_to_order(sim, engine, trading, bars)
+            return await _measure_tick_to_order(sim, engine, trading, bars, commit_first)
         finally:
             await stop_engine(engine, task)
 
 
 async def _measure_tick_to_order(
-    sim: SimServer, engine: Engine, trading: LiveTrading, bars: int
+    sim: SimServer, engine: Engine, trading: LiveTrading, bars: int, commit_first: bool = False
 ) -> dict[str, list[float]]:
     assert engine.hub is not None and engine.hub.engine.ib is not None
     loop = asyncio.get_running_loop()
@@ -219,6 +224,8 @@ async def _measure_tick_to_order(
     actor = trading.actors["probe"]
     state: dict[str, Any] = {
         "read": 0.0,
+        "read_cpu": 0.0,
+        "bar_read_cpu": 0.0,
         "bar_read": None,
         "handled": None,
         "write": None,
@@ -227,6 +234,7 @@ async def _measure_tick_to_order(
     }
     out: dict[str, list[float]] = {
         "tick_to_order": [],
+        "tick_to_order_cpu": [],  # the loop thread's CPU time over the same span: wall minus this = waiting
         "tick_to_strategy": [],
         "order_to_fill": [],
         "order_to_position": [],
@@ -237,12 +245,14 @@ async def _measure_tick_to_order(
 
     def data_received(data: bytes) -> None:
         state["read"] = time.perf_counter()
+        state["read_cpu"] = time.thread_time()
         receive(data)
 
     put = actor._put_market_data
 
     def put_market_data(message: Any) -> bool:
         state["bar_read"] = state["read"]  # decoded synchronously inside data_received: same read
+        state["bar_read_cpu"] = state["read_cpu"]
         return put(message)
 
     assert actor.strategy is not None
@@ -254,12 +264,12 @@ async def _measure_tick_to_order(
 
     journal = trading.journal
     assert journal is not None
-    record_order_event = journal.record_order_event
+    record_order_intent = journal.record_order_event if commit_first else journal.record_order_intent
 
-    async def timed_record_order_event(status: Any) -> Any:
+    async def timed_record_order_intent(status: Any) -> Any:
         started = time.perf_counter()
         try:
-            return await record_order_event(status)
+            return await record_order_intent(status)
         finally:
             out["journal"].append(time.perf_counter() - started)
 
@@ -270,6 +280,7 @@ async def _measure_tick_to_order(
         if msg[4:6] == PLACE_ORDER and state["bar_read"] is not None:
             state["write"] = time.perf_counter()
             out["tick_to_order"].append(state["write"] - state["bar_read"])
+            out["tick_to_order_cpu"].append(time.thread_time() - state["bar_read_cpu"])
             out["tick_to_strategy"].append(state["handled"] - state["bar_read"])
             state["bar_read"] = None
 
@@ -292,7 +303,7 @@ async def _measure_tick_to_order(
     actor._put_market_data = put_market_data
     order_socket.sendMsg = send_msg
     actor.strategy.run_strategy = timed_run_strategy
-    journal.record_order_event = timed_record_order_event
+    journal.record_order_intent = timed_record_order_intent
     engine.bus.publish = bus_publish
     throttled = [0]
     own.ib.client.throttleStart += lambda: throttled.__setitem__(0, throttled[0] + 1)
@@ -471,6 +482,7 @@ async def main(args: argparse.Namespace) -> int:
     hops, trips = await bare_socket_baseline(args.bars)
     with tempfile.TemporaryDirectory() as tmp:
         t = await tick_to_order(args.bars, Path(tmp) / "latency")
+        t_commit = await tick_to_order(args.bars, Path(tmp) / "latency_commit", commit_first=True)
         bare_coarse, bare_fine = await bare_actors_baseline(
             args.strategies, args.rate, min(args.seconds, 3.0)
         )
@@ -480,9 +492,14 @@ async def main(args: argparse.Namespace) -> int:
     o2f, o2p = t["order_to_fill"], t["order_to_position"]
     print(f"1. bar read off client 0's socket → placeOrder written by the strategy's client, {len(t2o)} bars")
     print(f"   MATS             {spread(t2o)}   max {ms(max(t2o))}")
+    print(f"     loop CPU time    {spread(t['tick_to_order_cpu'])}   (wall − CPU = descheduled or GIL)")
     print(f"     read → strategy  {spread(t2s)}")
-    print(f"     journal commit   {spread(t['journal'])}   (the order is durable before it is sent)")
+    print(f"     journal intent   {spread(t['journal'])}   (the order is durable before it is sent)")
     print(f"     slowest five     {', '.join(f'{x * 1000:.2f}' for x in sorted(t2o)[-5:])} ms")
+    c2o = t_commit["tick_to_order"]
+    print("   the same, waiting for the SQLite commit instead of the intent log (the path before issue 7):")
+    print(f"     MATS, commit     {spread(c2o)}   max {ms(max(c2o))}")
+    print(f"     journal commit   {spread(t_commit['journal'])}")
     print(f"   bare asyncio     {spread(hops)}   (read → queue → task → write)")
     ratio_p50, ratio_p99 = pct(t2o, 0.5) / pct(hops, 0.5), pct(t2o, 0.99) / pct(hops, 0.99)
     print(f"   MATS / bare      p50 {ratio_p50:.0f}x   p99 {ratio_p99:.0f}x")
@@ -533,6 +550,7 @@ async def main(args: argparse.Namespace) -> int:
         f"\nload average {os.getloadavg()[0]:.2f} at the end; "
         "other processes on this machine skew the figures"
     )
+    print(msgspec.json.encode({"bench": "live_latency", "tick_to_order_p50_ms": pct(t2o, 0.5) * 1000, "tick_to_order_p99_ms": pct(t2o, 0.99) * 1000, "bare_hop_p99_ms": pct(hops, 0.99) * 1000, "order_to_position_p50_ms": pct(o2p, 0.5) * 1000, "bare_trip_p50_ms": pct(trips, 0.5) * 1000, "loop_lag_98_strategies_p99_ms": r["bars and trading"]["coarse"].p99_ms, "bare_loop_lag_p99_ms": bare_coarse.p99_ms}).decode())  # noqa: E501  # fmt: skip
     return 0 if ok1 and ok3 else 1
 
 

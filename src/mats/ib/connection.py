@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from typing import Any
@@ -17,11 +19,27 @@ from typing import Any
 import anyio
 import msgspec
 import structlog
-from ib_async import IB, StartupFetch
+from ib_async import IB, StartupFetch, Trade
 
 from mats.actors.bus import EventBus
 from mats.ib.errors import Severity, Signal, classify, farm_of
 from mats.messages import AlertRaised, ConnectionChanged
+
+
+def _trade_summary(trade: Trade) -> str:
+    order, status = trade.order, trade.orderStatus
+    return (
+        f"Trade(orderId={order.orderId}, permId={order.permId}, orderRef={order.orderRef!r}, "
+        f"{order.action} {order.totalQuantity:g} {trade.contract.symbol or trade.contract.conId}, "
+        f"status={status.status!r}, filled={status.filled:g}, log={len(trade.log)})"
+    )
+
+
+# ib_async formats ``f"orderStatus: {trade}"`` (and placeOrder, openOrder, cancelOrder) before the logging
+# level is checked, and a Trade's full repr walks every field of its Order: about 70 µs, several times per
+# order and per client that sees it, on the loop. MATS logs its own, shorter lines (and silences ib_async's
+# INFO), so the repr is cut to what identifies the order.
+Trade.__repr__ = _trade_summary  # type: ignore[method-assign,assignment]
 
 
 class ClientRole(StrEnum):
@@ -98,6 +116,9 @@ class ManagedClient:
         self._stopping = False
         self._in_use = False
         self._hook_tasks: set[asyncio.Future[Any]] = set()
+        self._finished: deque[tuple[float, Trade]] = deque()  # done orders, oldest first, not yet pruned
+        self.forget_finished_after = 60.0  # seconds a done order stays in ib_async's tables
+        self.pruned = 0
 
     # --- lifecycle ----------------------------------------------------------------------------------
 
@@ -107,6 +128,7 @@ class ManagedClient:
             self.ib = IB()
             self.ib.errorEvent += self._on_error
             self.ib.disconnectedEvent += self._on_disconnected
+            self.ib.orderStatusEvent += self._on_order_status
         self._stopping = False
         attempt = 0
         reported_error = ""
@@ -152,6 +174,11 @@ class ManagedClient:
             self.state = ConnectionState.DISCONNECTED
             self.ib.disconnect()
             return False
+        if self.role is not ClientRole.ENGINE:
+            # ib_async subscribes every client to account-wide positions; only the engine's client reads
+            # them. Unsubscribed, a fill no longer costs one position message per connected client (32 on a
+            # full Gateway) for every strategy client and the recorder to decode on the loop.
+            self.ib.client.cancelPositions()
         self.connects += 1
         self.state = ConnectionState.CONNECTED
         self.stale_farms.clear()
@@ -177,10 +204,47 @@ class ManagedClient:
         self._connected.clear()
 
     async def wait_connected(self, timeout: float) -> None:
+        if self._connected.is_set():
+            return  # the common case, on every order's path: no cancel scope, no timer
         with anyio.fail_after(timeout):
             await self._connected.wait()
 
     # --- IB's signals ---------------------------------------------------------------------------------
+
+    # --- ib_async's per-client tables ------------------------------------------------------------------
+
+    def _on_order_status(self, trade: Trade) -> None:
+        if trade.isDone():
+            self._finished.append((time.monotonic(), trade))
+            self.prune_finished()
+
+    def prune_finished(self, now: float | None = None) -> int:
+        """Forget orders that finished more than ``forget_finished_after`` seconds ago.
+
+        ib_async keeps every order this client saw (``wrapper.trades``, ``permId2Trade``) and every fill
+        (``wrapper.fills``) for the life of the connection; a busy day is tens of thousands of Trades with
+        ~150-field Orders on the heap, which the garbage collector walks again and again. MATS keeps its own
+        record of each order (the TradeManager and the journal), so a finished order is dropped here once late
+        reports (a commission, the master client's copy) have had time to arrive. Costs only what it prunes.
+        """
+        ib = self.ib
+        if ib is None:
+            return 0
+        now = time.monotonic() if now is None else now
+        wrapper, pruned = ib.wrapper, 0
+        while self._finished and now - self._finished[0][0] >= self.forget_finished_after:
+            _, trade = self._finished.popleft()
+            order = trade.order
+            key = wrapper.orderKey(order.clientId, order.orderId, order.permId)
+            if wrapper.trades.get(key) is trade:
+                del wrapper.trades[key]
+            if order.permId and wrapper.permId2Trade.get(order.permId) is trade:
+                del wrapper.permId2Trade[order.permId]
+            for fill in trade.fills:
+                wrapper.fills.pop(fill.execution.execId, None)
+            pruned += 1
+        self.pruned += pruned
+        return pruned
 
     def _on_disconnected(self) -> None:
         self._connected.clear()

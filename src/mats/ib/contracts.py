@@ -6,6 +6,8 @@ strategy's instruments before it starts (``await qualify``), and ``resolve`` ans
 
 from __future__ import annotations
 
+import asyncio
+
 import anyio
 import msgspec
 import structlog
@@ -93,13 +95,37 @@ class IBInstrumentResolver:
         self._by_spec: dict[str, Instrument] = {}
         self._by_con_id: dict[int, Instrument] = {}
         self._by_key: dict[str, Instrument] = {}
+        self._asking: dict[str, asyncio.Future[Instrument]] = {}
 
     async def qualify(self, spec: InstrumentSpec | Instrument) -> Instrument:
         if isinstance(spec, Instrument):
             return self._remember(spec, spec)
-        cached = self._by_spec.get(_spec_key(spec))
+        key = _spec_key(spec)
+        cached = self._by_spec.get(key)
         if cached is not None:
             return cached
+        # Forty strategies on AAPL starting at once ask IB once, not forty times (a fan-out IB paces).
+        while (asking := self._asking.get(key)) is not None:
+            await asyncio.wait([asking])
+            if not asking.cancelled():  # the one who asked was cancelled: ask again ourselves
+                return asking.result()
+        future = self._asking[key] = asyncio.get_running_loop().create_future()
+        try:
+            instrument = await self._ask(spec)
+        except Exception as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: the waiters (if any) re-raise it, nobody else must
+            raise
+        except BaseException:
+            future.cancel()
+            raise
+        else:
+            future.set_result(instrument)
+            return instrument
+        finally:
+            del self._asking[key]
+
+    async def _ask(self, spec: InstrumentSpec) -> Instrument:
         contract = contract_for(spec)
         with anyio.fail_after(self.timeout):
             details = await self._ib.reqContractDetailsAsync(contract)

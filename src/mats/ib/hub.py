@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+import anyio
 import structlog
+from ib_async import BarDataList, Contract
 
 from mats.actors.bus import EventBus
 from mats.config import IBSettings
@@ -94,6 +96,11 @@ class IBHub:
                 raise RuntimeError("IBHub is not started")
             client = self._make(client_id, ClientRole.STRATEGY)
             self._run(client)
+        elif client.connects > 0 and not client.connected:
+            # Reconnecting (a Gateway restart): return at once and let the caller refuse what needs a
+            # connection. Waiting here would stall every order for the timeout, then raise inside the
+            # TradeManager's handler, which stopped the actor (tests/faults/test_regressions.py).
+            return client
         await client.wait_connected(self.settings.connect_timeout * 2)
         return client
 
@@ -107,6 +114,40 @@ class IBHub:
             task = self._tasks.pop(client_id, None)
             if task is not None:
                 task.cancel()
+
+    # --- requests MATS fans out ---------------------------------------------------------------------
+
+    async def historical_bars(
+        self,
+        contract: Contract,
+        *,
+        duration: str,
+        bar_size: str,
+        what: str = "TRADES",
+        end: str = "",
+        use_rth: bool = False,
+        timeout: float | None = None,
+    ) -> BarDataList:
+        """Historical bars through the engine's client (strategy warm-ups): every such request waits at IB's
+        three historical gates first (60 per 10 minutes, none identical within 15 s, at most 5 per contract
+        in 2 s), so N strategies warming up at once are spread out instead of answered with 162."""
+        ib = self.engine.ib
+        if ib is None or not self.engine.connected:
+            raise ConnectionError("the engine's IB client is not connected")
+        key = (
+            contract.conId or contract.localSymbol or contract.symbol,
+            end,
+            duration,
+            bar_size,
+            what,
+            use_rth,
+        )
+        await self.pacing.historical.acquire(key[0], key)
+        limit = timeout if timeout is not None else self.settings.request_timeout
+        with anyio.fail_after(limit):
+            return await ib.reqHistoricalDataAsync(
+                contract, end, duration, bar_size, what, use_rth, formatDate=2, timeout=0
+            )
 
     def _run(self, client: ManagedClient) -> None:
         task = asyncio.create_task(client.run(), name=f"ib-client-{client.client_id}")

@@ -1,7 +1,8 @@
 """RealTimeBarFeed: one IB real-time-bar stream per contract, fanned out to every strategy that wants it.
 
 Each stream is requested once (IB allows 60 new real-time-bar requests per 10 minutes, so the pacing gate
-is respected), aggregated per bar size, and delivered to subscribers' mailboxes. After a reconnect or a
+is respected), aggregated per bar size (aligned to the instrument's exchange sessions: aggregate.py), and
+delivered to subscribers' mailboxes. After a reconnect or a
 1101 (IB restored connectivity but dropped every subscription) all streams are requested again. A
 watchdog raises one ``stale_data`` alert per stream that goes quiet while its market is open, and says
 nothing while the market is closed.
@@ -13,10 +14,9 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-import exchange_calendars as xcals
-import pandas as pd
+import anyio
 import structlog
 from ib_async import RealTimeBar, RealTimeBarList
 
@@ -27,12 +27,14 @@ from mats.ib.errors import Signal
 from mats.ib.pacing import SlidingWindow
 from mats.instruments import Instrument
 from mats.marketdata.aggregate import BarAggregator
+from mats.marketdata.sessions import Sessions, load_sessions, loaded_sessions
 from mats.messages import AlertRaised
 from mats.model import Bar
 
 log = structlog.get_logger("mats.marketdata")
 
 Deliver = Callable[[Bar], None]
+FIVE_SECONDS = timedelta(seconds=5)
 
 
 @dataclass
@@ -46,14 +48,17 @@ class _Stream:
 
 
 def market_open(calendar: str, at: datetime) -> bool:
-    """Whether ``calendar``'s market is in session at ``at`` (FX trades around the clock on weekdays)."""
+    """Whether ``calendar``'s market is in session at ``at`` (FX trades around the clock on weekdays).
+
+    Runs on the loop, so it only uses sessions already loaded (``subscribe`` loads them off the loop);
+    a calendar not loaded, or unknown, counts as open: better a spurious alert than silence on a dead feed.
+    """
     if calendar in ("24/5", "24/7"):
         return calendar == "24/7" or at.weekday() < 5
-    try:
-        cal = xcals.get_calendar(calendar)
-    except Exception:
-        return True  # an unknown calendar: better a spurious alert than silence on a dead feed
-    return bool(cal.is_open_on_minute(pd.Timestamp(at).floor("min"), ignore_breaks=True))
+    sessions = loaded_sessions(calendar)
+    if not isinstance(sessions, Sessions):
+        return True
+    return sessions.session_at(int(at.timestamp())) is not None
 
 
 class RealTimeBarFeed:
@@ -71,6 +76,7 @@ class RealTimeBarFeed:
         self.stale_after = stale_after
         self._streams: dict[int, _Stream] = {}
         self._last_price: dict[int, float] = {}
+        self._data_now: datetime | None = None  # the end of the latest 5-second bar seen on any stream
         self._watchdog: asyncio.Task[None] | None = None
         client.on_connected.append(self._resubscribe_all)
         client.on_signal.append(self._on_signal)
@@ -80,7 +86,10 @@ class RealTimeBarFeed:
         if stream is None:
             stream = self._streams[instrument.con_id] = _Stream(instrument)
             await self._request(stream)
-        stream.aggregators.setdefault(bar_seconds, BarAggregator(instrument.key, bar_seconds))
+        if bar_seconds not in stream.aggregators:
+            # bars align to the exchange's sessions; its calendar loads off the loop (a second, once)
+            sessions = await anyio.to_thread.run_sync(load_sessions, instrument.calendar)
+            stream.aggregators.setdefault(bar_seconds, BarAggregator(instrument.key, bar_seconds, sessions))
         stream.subscribers.setdefault(bar_seconds, []).append(deliver)
         if self._watchdog is None:
             self._watchdog = asyncio.create_task(self._watch(), name="stale-data-watchdog")
@@ -151,6 +160,9 @@ class RealTimeBarFeed:
         if stream is None or stream.bars is not bars:
             return
         latest: RealTimeBar = bars[-1]
+        end = latest.time + FIVE_SECONDS
+        if self._data_now is None or end > self._data_now:
+            self._data_now = end
         self._last_price[stream.instrument.con_id] = latest.close
         stream.last_update = time.monotonic()
         stream.stale = False
@@ -163,9 +175,26 @@ class RealTimeBarFeed:
 
     # --- watchdog -----------------------------------------------------------------------------------------
 
+    def flush_due(self, now: datetime | None = None) -> None:
+        """Deliver bars whose end has passed without the 5-second bar that would have closed them (a quiet
+        last few seconds before the close must not hold a session's last bar until the next open).
+
+        ``now`` defaults to the market's own clock: the end of the latest 5-second bar on any stream (IB's
+        clock, or the simulator's virtual one), never the wall clock: a paused replay flushes nothing early.
+        """
+        now = now or self._data_now
+        if now is None:
+            return
+        for stream in list(self._streams.values()):
+            for size, aggregator in list(stream.aggregators.items()):
+                for bar in aggregator.flush(now):
+                    for deliver in stream.subscribers.get(size, ()):
+                        deliver(bar)
+
     async def _watch(self) -> None:
         while True:
             await asyncio.sleep(min(self.stale_after / 3, 10.0))
+            self.flush_due()
             now = time.monotonic()
             for stream in self._streams.values():
                 quiet = now - stream.last_update
