@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import json
 import math
 import pstats
 import resource
@@ -48,7 +49,7 @@ def book() -> list[dict[str, object]]:
     ]  # fmt: skip
 
 
-def measure(label: str, strategy: object, bars: pd.DataFrame, repeat: int) -> None:
+def measure(label: str, strategy: object, bars: pd.DataFrame, repeat: int) -> float:
     """Best of ``repeat`` runs, in CPU seconds of this process (the machine is shared)."""
     best = math.inf
     for _ in range(repeat):
@@ -56,9 +57,10 @@ def measure(label: str, strategy: object, bars: pd.DataFrame, repeat: int) -> No
         result = run(strategy, bars, commission=0.0)  # type: ignore[arg-type]
         best = min(best, time.process_time() - started)
     print(f"{label:<28} {len(bars) / best:>10,.0f} bars/s  ({best:.2f} s, {len(result.fills)} fills)")
+    return len(bars) / best
 
 
-def bare_loop(bars: pd.DataFrame, repeat: int) -> None:
+def bare_loop(bars: pd.DataFrame, repeat: int) -> float:
     """The floor: the same SMA arithmetic and cross test in a plain loop, no engine, no orders."""
     from strategies.indicators import RollingMean
 
@@ -77,6 +79,7 @@ def bare_loop(bars: pd.DataFrame, repeat: int) -> None:
                 last = sign
         best = min(best, time.process_time() - started)
     print(f"{'bare loop (floor)':<28} {len(bars) / best:>10,.0f} bars/s  ({best:.2f} s, {crosses} crosses)")
+    return len(bars) / best
 
 
 def main() -> None:
@@ -84,13 +87,19 @@ def main() -> None:
     parser.add_argument("--bars", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--json", action="store_true", help="end with one line of JSON: the figures")
     args = parser.parse_args()
     bars = random_walk_bars(args.bars)
-    bare_loop(bars, args.repeat)
-    measure("SmaCross(10, 50)", "strategies.sma_cross:SmaCross", bars, args.repeat)
-    measure("book: 2 x SmaCross", book(), bars, args.repeat)
+    floor = bare_loop(bars, args.repeat)
+    alone = measure("SmaCross(10, 50)", "strategies.sma_cross:SmaCross", bars, args.repeat)
+    booked = measure("book: 2 x SmaCross", book(), bars, args.repeat)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS {peak_mib:,.0f} MiB")
+    if args.json:
+        figures = {"bench": "backtest_quick", "bare_loop_bars_s": round(floor),
+                   "sma_cross_bars_s": round(alone), "book_bars_s": round(booked),
+                   "peak_rss_mib": round(peak_mib)}  # fmt: skip
+        print(json.dumps(figures))
     if args.profile:
         profiler = cProfile.Profile()
         profiler.runcall(run, "strategies.sma_cross:SmaCross", bars, commission=0.0)

@@ -27,6 +27,7 @@ import argparse
 import cProfile
 import gc
 import io
+import json
 import math
 import pstats
 import resource
@@ -258,6 +259,8 @@ def main() -> None:
     parser.add_argument("--profile-bars", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=20261124)
+    parser.add_argument("--json", action="store_true", help="end with one line of JSON: the figures")
+    parser.add_argument("--no-profile", action="store_true", help="skip the cProfile section")
     args = parser.parse_args()
     bars = synth_bars(args.bars, seed=args.seed)
     sample = bars.iloc[: args.bt_bars]
@@ -326,9 +329,18 @@ def main() -> None:
         f"(+{rss_mats - rss_bars:,.0f} MiB), {rss_bt:,.0f} MiB after backtrader; tracemalloc peak of one "
         f"MATS run on the {m:,}-bar sample {traced_peak / 2**20:,.1f} MiB"
     )
-    print(f"\nprofile of MATS (book) on {args.profile_bars:,} bars, cProfile, by own time:")
-    gc.collect()  # backtrader leaves cyclic garbage; collect it so the profile shows MATS alone
-    print(profile_summary(bars.iloc[: args.profile_bars]))
+    if not args.no_profile:
+        print(f"\nprofile of MATS (book) on {args.profile_bars:,} bars, cProfile, by own time:")
+        gc.collect()  # backtrader leaves cyclic garbage; collect it so the profile shows MATS alone
+        print(profile_summary(bars.iloc[: args.profile_bars]))
+    if args.json:
+        figures = {"bench": "backtest_vs_backtrader", "mats_book_bars_s": round(mats_rate),
+                   "backtrader_book_bars_s": round(bt_rate), "mats_sma_bars_s": round(alone_rate),
+                   "backtrader_sma_bars_s": round(bt_alone_rate), "bare_loop_book_bars_s": round(floor_rate),
+                   "bare_loop_sma_bars_s": round(sma_floor_rate), "equity_match": equity_match,
+                   "identical_trades": identical and alone_identical,
+                   "peak_rss_mib": round(rss_bt)}  # fmt: skip
+        print(json.dumps(figures))
     if not (identical and alone_identical and equity_match):
         diff = next(((a, b) for a, b in zip(ours, bt_trades, strict=False) if a != b), None)
         print(f"first difference (MATS, backtrader): {diff}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -154,6 +155,7 @@ async def main() -> None:
     parser.add_argument("--naive-fills", type=int, default=2_000)
     parser.add_argument("--in-flight", type=int, default=1_000)
     parser.add_argument("--durability", default="NORMAL", choices=["NORMAL", "FULL"])
+    parser.add_argument("--json", action="store_true", help="end with one line of JSON: the figures")
     args = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(30))
     with tempfile.TemporaryDirectory() as tmp:
@@ -185,6 +187,13 @@ async def main() -> None:
     )
     ok = ack_rate >= 10_000 and ack_rate / naive_rate >= 50 and j["warm_ms"] < 10
     print("goals (>=10,000 fills/s, >=50x naive, read < 10 ms):", "MET" if ok else "NOT MET")
+    if args.json:
+        figures = {"bench": "fills_journal", "journal_ack_fills_s": round(ack_rate),
+                   "journal_batch_fills_s": round(args.fills / batch_s),
+                   "arctic_flush_fills_s": round(flush_rate),
+                   "naive_append_fills_s": round(naive_rate, 1), "warm_read_ms": round(j["warm_ms"], 2),
+                   "cold_read_ms": round(j["cold_ms"], 1), "goals_met": ok}  # fmt: skip
+        print(json.dumps(figures))
 
 
 if __name__ == "__main__":

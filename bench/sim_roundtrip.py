@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import json
 import logging
 import statistics
 import struct
@@ -306,7 +307,7 @@ async def virtual_session(hours: float = 6.5) -> None:
     print(f"{'until the client decoded the last bar, wall':<44} {took:7.2f} s  {rate}")
 
 
-async def main(count: int, window: int, own: bool) -> None:
+async def main(count: int, window: int, own: bool, as_json: bool = False) -> None:
     logging.basicConfig(level=logging.WARNING)
     print(f"ib_async request throttle: OFF (client.MaxRequests = 0); {count} market orders per phase")
     echo = await echo_round_trips(count)
@@ -321,6 +322,14 @@ async def main(count: int, window: int, own: bool) -> None:
     sim_seconds, replies = simulator_floor(count)
     report_floors(sim_seconds, client_floor(replies), runs, count)
     await virtual_session()
+    if as_json:
+        figures: dict[str, object] = {"bench": "sim_roundtrip", "echo_p50_ms": round(echo_p50, 4)}
+        for run in runs:
+            where = "in_process" if "this process" in run.setup else "own_process"
+            figures[f"{where}_order_p50_ms"] = round(percentile(run.sequential, 0.5) * 1000, 4)
+            figures[f"{where}_order_p99_ms"] = round(percentile(run.sequential, 0.99) * 1000, 4)
+            figures[f"{where}_orders_s"] = round(count / run.pipelined_seconds)
+        print(json.dumps(figures))
 
 
 if __name__ == "__main__":
@@ -332,5 +341,6 @@ if __name__ == "__main__":
         "--window", type=int, default=100, help="orders in flight when pipelined (default %(default)s)"
     )
     parser.add_argument("--in-process-only", action="store_true", help="skip the own-process setup")
+    parser.add_argument("--json", action="store_true", help="end with one line of JSON: the figures")
     options = parser.parse_args()
-    asyncio.run(main(options.orders, options.window, own=not options.in_process_only))
+    asyncio.run(main(options.orders, options.window, own=not options.in_process_only, as_json=options.json))

@@ -22,6 +22,7 @@ from mats.api.routes import (
     backtests,
     connection,
     health,
+    metrics,
     portfolio,
     risk,
     settings,
@@ -36,6 +37,7 @@ WEB_DIST = Path(__file__).resolve().parents[3] / "web" / "dist"
 def route_handlers() -> list[Any]:
     return [
         health.health,
+        metrics.read_metrics,
         settings.read_settings,
         settings.change_settings,
         connection.read_connection,

@@ -1,5 +1,6 @@
 """``GET /api/portfolio`` (the pinned shape), fills and orders: read from the actors' memory, so a
-read never waits on storage or delays trading."""
+read never waits on storage or delays trading. The portfolio and fills, which dashboards poll, are served
+as pre-encoded bytes (``mats.api.encoded``): rebuilt after an event or 50 ms, not per request."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-from litestar import get, post
+from litestar import MediaType, Response, get, post
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import FromPath, FromQuery
+from litestar.types import Scope
 
 from mats.accounting import market_value, unrealized_pnl
-from mats.api.context import Ctx
+from mats.api.context import ApiContext, Ctx
+from mats.api.encoded import read_key
 from mats.api.routes.strategies import trading_of
 from mats.equity import EquityPoint
 from mats.messages import CancelOrder
@@ -70,8 +73,17 @@ class OrderOut(msgspec.Struct, frozen=True):
     at: datetime | None
 
 
+def _encoded(body: bytes) -> Response[Any]:
+    """Bytes already encoded from the route's declared type (which the OpenAPI schema shows)."""
+    return Response(body, media_type=MediaType.JSON)
+
+
 @get("/api/portfolio", sync_to_thread=False)
-def read_portfolio(ctx: Ctx) -> PortfolioOut:
+def read_portfolio(ctx: Ctx, scope: Scope) -> Response[PortfolioOut]:
+    return _encoded(ctx.reads.get(read_key(scope), lambda: _portfolio(ctx)))
+
+
+def _portfolio(ctx: ApiContext) -> PortfolioOut:
     trading = trading_of(ctx)
     portfolio, broker = trading.portfolio, trading.broker
     hub = ctx.engine.hub
@@ -135,8 +147,12 @@ def read_equity(ctx: Ctx, strategy_id: FromQuery[str | None] = None) -> EquityCu
 
 @get("/api/fills", sync_to_thread=False)
 def read_fills(
-    ctx: Ctx, strategy_id: FromQuery[str | None] = None, limit: FromQuery[int] = 500
-) -> list[FillOut]:
+    ctx: Ctx, scope: Scope, strategy_id: FromQuery[str | None] = None, limit: FromQuery[int] = 500
+) -> Response[list[FillOut]]:
+    return _encoded(ctx.reads.get(read_key(scope), lambda: _fills(ctx, strategy_id, limit)))
+
+
+def _fills(ctx: ApiContext, strategy_id: str | None, limit: int) -> list[FillOut]:
     portfolio = trading_of(ctx).portfolio
     fills = [] if portfolio is None else portfolio.fills()
     if strategy_id is not None:

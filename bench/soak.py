@@ -1,0 +1,326 @@
+"""Soak: ``mats demo`` trading for N minutes on a fast simulator clock, watched from outside. Issue 12.
+
+    .venv/bin/python bench/soak.py [--minutes 30] [--speed 20] [--dashboards 1] [--chart soak.png] [--json]
+
+The demo (simulator + engine + API, one process) runs as a subprocess; its simulator clock is sped up
+(``--speed``, the simulator's admin endpoint), so its three strategies trade ``speed`` times as often as
+live. ``--dashboards`` stand-ins for the UI poll the portfolio, fills and orders every second and hold
+an ``/api/stream`` socket each. Every ``--sample-seconds`` the demo's RSS and CPU (from /proc) and
+``GET /api/metrics`` (loop lag, every actor's mailbox depths and counters, the bus's seq) are sampled;
+every minute a table row is printed (lag p99: the engine's last 60 s; lag smp: the largest single lag
+sample read in that minute; ctrl/data: the deepest mailbox lanes of any actor seen); at the end a
+summary with the RSS slope (least squares over the samples after the first minute, the start-up's
+growth) and the goals:
+
+- memory is flat: the RSS slope after warm-up below ``RSS_SLOPE_GOAL_MIB_PER_H``;
+- mailboxes do not grow: no actor's depth above ``DEPTH_GOAL`` in the last minute;
+- the loop stays responsive: loop-lag p99 per minute below ``LOOP_LAG_P99_GOAL_MS``.
+
+``--chart`` writes a PNG (matplotlib) of RSS, loop lag and mailbox depth over time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import re
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from api_load import CLK_TCK, HOST, Demo, HttpConn, admin_post, logged_stalls, request_bytes
+
+RSS_SLOPE_GOAL_MIB_PER_H = 10.0
+DEPTH_GOAL = 100
+LOOP_LAG_P99_GOAL_MS = 10.0
+MIB = 1024 * 1024
+
+
+@dataclass
+class Sample:
+    t: float  # seconds since the soak started
+    rss_mib: float
+    cpu_s: float
+    lag_p99_ms: float
+    lag_last_ms: float
+    lag_max_ms: float
+    events: int
+    handled: int
+    control_depth: int
+    data_depth: int
+    deepest: str
+
+
+@dataclass
+class Dashboards:
+    polls: int = 0
+    errors: int = 0
+    stream_messages: int = 0
+    stream_errors: list[str] = field(default_factory=list)
+
+
+def rss_and_cpu(pid: int) -> tuple[float, float]:
+    status = Path(f"/proc/{pid}/status").read_text()
+    match = re.search(r"VmRSS:\s+(\d+) kB", status)
+    rss = int(match.group(1)) * 1024 / MIB if match else math.nan
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return rss, (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+async def get_json(conn: HttpConn, port: int, path: str, token: str) -> Any:
+    request = request_bytes(port, path, token)
+    try:
+        status, body = await asyncio.wait_for(conn.get(request), 10)
+    except (OSError, asyncio.IncompleteReadError):  # uvicorn closes a connection idle for 5 s
+        conn.close()
+        status, body = await asyncio.wait_for(conn.get(request), 10)
+    if status != 200:
+        raise RuntimeError(f"GET {path}: {status} {body[:200]!r}")
+    return json.loads(body)
+
+
+async def sample(demo: Demo, conn: HttpConn, began: float) -> Sample:
+    rss, cpu = rss_and_cpu(demo.proc.pid)
+    metrics = await get_json(conn, demo.port, "/api/metrics", demo.token)
+    actors = metrics["actors"] or [{"name": "-", "control_depth": 0, "data_depth": 0, "handled": 0}]
+    deepest = max(actors, key=lambda a: a["control_depth"] + a["data_depth"])
+    lag = metrics["loop_lag"]
+    return Sample(
+        t=time.monotonic() - began,
+        rss_mib=rss,
+        cpu_s=cpu,
+        lag_p99_ms=lag["p99_ms"],
+        lag_last_ms=lag["last_ms"],
+        lag_max_ms=lag["max_ms"],
+        events=metrics["event_seq"],
+        handled=sum(a["handled"] for a in actors),
+        control_depth=max(a["control_depth"] for a in actors),
+        data_depth=max(a["data_depth"] for a in actors),
+        deepest=deepest["name"],
+    )
+
+
+async def dashboard(demo: Demo, stop: asyncio.Event, seen: Dashboards) -> None:
+    """A UI stand-in: polls three routes every second and holds a stream socket."""
+    from websockets.asyncio.client import connect
+
+    async def stream() -> None:
+        try:
+            async with connect(f"ws://{HOST}:{demo.port}/api/stream", close_timeout=2) as ws:
+                await ws.send(json.dumps({"token": demo.token}))
+                while not stop.is_set():
+                    try:
+                        await asyncio.wait_for(ws.recv(), 1.0)
+                    except TimeoutError:
+                        continue
+                    seen.stream_messages += 1
+        except Exception as exc:  # a closed stream is a finding, reported at the end
+            seen.stream_errors.append(repr(exc)[:200])
+
+    streaming = asyncio.create_task(stream())
+    conn = HttpConn(demo.port)
+    try:
+        while not stop.is_set():
+            for path in ("/api/portfolio", "/api/fills", "/api/orders"):
+                try:
+                    await get_json(conn, demo.port, path, demo.token)
+                    seen.polls += 1
+                except (OSError, RuntimeError, TimeoutError, ValueError):
+                    seen.errors += 1
+                    conn.close()
+                    conn = HttpConn(demo.port)
+            with_timeout = asyncio.create_task(stop.wait())
+            await asyncio.wait({with_timeout}, timeout=1.0)
+            with_timeout.cancel()
+    finally:
+        conn.close()
+        await streaming
+
+
+def slope_per_hour(points: list[tuple[float, float]]) -> float:
+    """Least-squares slope of (seconds, MiB) in MiB per hour."""
+    if len(points) < 3:
+        return math.nan
+    n = len(points)
+    mean_t = sum(t for t, _ in points) / n
+    mean_v = sum(v for _, v in points) / n
+    var = sum((t - mean_t) ** 2 for t, _ in points)
+    cov = sum((t - mean_t) * (v - mean_v) for t, v in points)
+    return cov / var * 3600 if var else math.nan
+
+
+def minute_row(minute: int, rows: list[Sample], previous: Sample | None) -> str:
+    last = rows[-1]
+    first = previous or rows[0]
+    span = max(last.t - first.t, 1e-9)
+    cpu = (last.cpu_s - first.cpu_s) / span
+    return (
+        f"  {minute:>4} {last.rss_mib:8.1f} {last.rss_mib - first.rss_mib:+7.1f} {last.lag_p99_ms:8.2f}"
+        f" {max(r.lag_last_ms for r in rows):8.2f} {max(r.control_depth for r in rows):5d}"
+        f" {max(r.data_depth for r in rows):5d} {(last.events - first.events) / span:8.1f}"
+        f" {(last.handled - first.handled) / span:9.1f} {cpu:5.0%}"
+    )
+
+
+def write_chart(path: Path, samples: list[Sample]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    minutes = [s.t / 60 for s in samples]
+    fig, axes = plt.subplots(3, 1, figsize=(9, 8), sharex=True)
+    axes[0].plot(minutes, [s.rss_mib for s in samples])
+    axes[0].set_ylabel("RSS (MiB)")
+    axes[1].plot(minutes, [s.lag_p99_ms for s in samples], label="p99 (last 60 s)")
+    axes[1].plot(minutes, [s.lag_last_ms for s in samples], label="sample", alpha=0.5)
+    axes[1].set_ylabel("loop lag (ms)")
+    warm = [s.lag_p99_ms for s in samples if s.t >= 120.0] or [s.lag_p99_ms for s in samples]
+    axes[1].set_ylim(0, max(warm) * 1.5 + 1)  # start-up's second-long lags would flatten the rest
+    axes[1].legend()
+    axes[2].plot(minutes, [s.control_depth for s in samples], label="control")
+    axes[2].plot(minutes, [s.data_depth for s in samples], label="data")
+    axes[2].set_ylabel("deepest mailbox")
+    axes[2].set_xlabel("minutes")
+    axes[2].legend()
+    fig.suptitle("mats demo soak")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+async def soak(args: argparse.Namespace) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="mats-soak-") as tmp:
+        demo = Demo(Path(tmp) / "demo", Path(tmp) / "demo.log")
+        samples: list[Sample] = []
+        seen = Dashboards()
+        stop = asyncio.Event()
+        try:
+            await asyncio.wait_for(asyncio.to_thread(demo.wait_ready), 90)
+            if args.speed != 1:
+                admin_post(demo.admin_port, "/control/set_speed", {"speed": args.speed})
+            print(
+                f"mats demo (pid {demo.proc.pid}) on {HOST}:{demo.port}, simulator clock at {args.speed:g}x, "
+                f"{args.dashboards} dashboard(s) polling every second, {args.minutes:g} min; "
+                f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}"
+            )
+            print(
+                f"  {'min':>4} {'RSS MiB':>8} {'dRSS':>7} {'lag p99':>8} {'lag smp':>8} {'ctrl':>5}"
+                f" {'data':>5} {'events/s':>8} {'handled/s':>9} {'CPU':>5}"
+            )
+            boards = [asyncio.create_task(dashboard(demo, stop, seen)) for _ in range(args.dashboards)]
+            conn = HttpConn(demo.port)
+            began = time.monotonic()
+            end = began + args.minutes * 60
+            minute_start, previous, minute = 0, None, 1
+            while time.monotonic() < end:
+                samples.append(await sample(demo, conn, began))
+                if samples[-1].t >= minute * 60 or time.monotonic() + args.sample_seconds >= end:
+                    print(minute_row(minute, samples[minute_start:], previous), flush=True)
+                    previous, minute_start, minute = samples[-1], len(samples), minute + 1
+                await asyncio.sleep(max(0.0, min(args.sample_seconds, end - time.monotonic())))
+            conn.close()
+            stop.set()
+            await asyncio.gather(*boards)
+            everything = "/api/fills?limit=1000000"
+            fills = len(await get_json(HttpConn(demo.port), demo.port, everything, demo.token))
+        finally:
+            stop.set()
+            code = demo.stop()
+        log_text = demo.log_path.read_text() if demo.log_path.exists() else ""
+
+    warm = [s for s in samples if s.t >= 60.0] or samples
+    slope = slope_per_hour([(s.t, s.rss_mib) for s in warm])
+    last_minute = [s for s in samples if s.t >= samples[-1].t - 60.0]
+    per_minute_p99 = max(s.lag_p99_ms for s in warm if s.t >= 120.0 or s is warm[-1])  # 60 s window
+    stalls = logged_stalls(log_text)
+    errors = [line for line in log_text.splitlines() if "[error" in line and line[:27].endswith("Z")]
+    out = {
+        "bench": "soak",
+        "minutes": round(samples[-1].t / 60, 2),
+        "speed": args.speed,
+        "rss_start_mib": round(samples[0].rss_mib, 1),
+        "rss_end_mib": round(samples[-1].rss_mib, 1),
+        "rss_slope_mib_per_h": round(slope, 2),
+        "loop_lag_p99_ms": round(per_minute_p99, 2),
+        "loop_lag_max_ms": round(max(s.lag_max_ms for s in samples), 1),
+        "stalls_100ms": len(stalls),
+        "max_control_depth": max(s.control_depth for s in samples),
+        "max_data_depth": max(s.data_depth for s in samples),
+        "last_minute_max_depth": max(s.control_depth + s.data_depth for s in last_minute),
+        "events": samples[-1].events,
+        "fills": fills,
+        "dashboard_polls": seen.polls,
+        "dashboard_errors": seen.errors + len(seen.stream_errors),
+        "stream_messages": seen.stream_messages,
+        "error_log_lines": len(errors),
+        "exit_code": code,
+    }
+    print()
+    print(
+        f"RSS {out['rss_start_mib']} -> {out['rss_end_mib']} MiB; slope after the first minute "
+        f"{slope:+.2f} MiB/h (least squares over {len(warm)} samples)"
+    )
+    print(
+        f"loop lag: worst p99 of a 60 s window after the first minute {per_minute_p99:.2f} ms, "
+        f"max {out['loop_lag_max_ms']} ms "
+        f"(start-up included), {len(stalls)} stalls >= 100 ms logged"
+    )
+    print(
+        f"mailboxes: deepest control {out['max_control_depth']}, data {out['max_data_depth']} "
+        f"(last minute {out['last_minute_max_depth']}; deepest actor at the end: {samples[-1].deepest})"
+    )
+    print(
+        f"trading: {out['events']} events, {fills} fills; dashboards: {seen.polls} polls, "
+        f"{out['dashboard_errors']} errors, {seen.stream_messages} stream messages; "
+        f"{len(errors)} error log lines; exit code {code}"
+    )
+    for line in errors[:5] + seen.stream_errors[:3]:
+        print(f"  {line[:160]}")
+    flat = slope < RSS_SLOPE_GOAL_MIB_PER_H
+    calm = out["last_minute_max_depth"] <= DEPTH_GOAL
+    quick = per_minute_p99 < LOOP_LAG_P99_GOAL_MS
+    print()
+    print("Goals (issue 12)")
+    print(f"  RSS flat: slope < {RSS_SLOPE_GOAL_MIB_PER_H:g} MiB/h: {slope:+.2f} -> {verdict(flat)}")
+    print(
+        f"  mailboxes do not grow: depth <= {DEPTH_GOAL} in the last minute: "
+        f"{out['last_minute_max_depth']} -> {verdict(calm)}"
+    )
+    print(
+        f"  loop lag p99 < {LOOP_LAG_P99_GOAL_MS:g} ms in every minute: {per_minute_p99:.2f} ms -> "
+        f"{verdict(quick)}"
+    )
+    if args.chart:
+        write_chart(Path(args.chart), samples)
+        print(f"chart: {args.chart}")
+    return out
+
+
+def verdict(ok: bool) -> str:
+    return "MET" if ok else "NOT MET"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--minutes", type=float, default=30.0)
+    parser.add_argument("--speed", type=float, default=20.0, help="simulator clock speed")
+    parser.add_argument("--sample-seconds", type=float, default=5.0)
+    parser.add_argument("--dashboards", type=int, default=1, help="UI stand-ins polling and streaming")
+    parser.add_argument("--chart", default="", help="write a PNG chart here (matplotlib)")
+    parser.add_argument("--json", action="store_true", help="end with one line of JSON: the figures")
+    args = parser.parse_args()
+    out = asyncio.run(soak(args))
+    if args.json:
+        print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
