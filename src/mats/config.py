@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
-from mats.model import StrategySpec
+from mats.model import StrategySpec, check_daily_loss_steps
 
 Port = Annotated[int, Meta(ge=0, le=65535)]
 ClientId = Annotated[int, Meta(ge=0, le=2**31 - 1)]
@@ -27,7 +27,7 @@ DEFAULT_CONFIG_FILE = Path("mats.toml")
 OVERLAY_FILE = "settings.json"  # changes made through the API, in the data directory
 
 # MATS_* variables that are not settings but are read by other parts (tokens, test crash points).
-NON_SETTING_ENV = frozenset({"MATS_API_TOKEN", "MATS_CRASH_AT", "MATS_CONFIG"})
+NON_SETTING_ENV = frozenset({"MATS_API_TOKEN", "MATS_CRASH_AT", "MATS_CRASH_AT_FILE", "MATS_CONFIG"})
 
 
 class SettingsError(ValueError):
@@ -55,9 +55,19 @@ class WebSettings(_Section, frozen=True):
 
 
 class RiskSettings(_Section, frozen=True):
+    """Pre-trade limits for every strategy; a strategy's own ``risk`` table may tighten them. 0 = off."""
+
     max_order_qty: NonNegative = 10000
     max_order_notional: NonNegative = 1_000_000.0
-    daily_loss_limit: NonNegative = 0.0  # per strategy, in base currency; 0 = off
+    price_collar_pct: NonNegative = 0.0  # a limit/stop price this many % from the last price is refused
+    max_position: NonNegative = 0.0  # |position| per contract, per strategy, counting its working orders
+    max_open_orders: Annotated[int, Meta(ge=0)] = 0  # per strategy
+    max_orders_per_minute: Annotated[int, Meta(ge=0)] = 0  # per strategy, over the last 60 s
+    daily_loss_limit: NonNegative = 0.0  # per strategy, in base currency: then reducing-only
+    daily_loss_halt: NonNegative = 0.0  # per strategy, in base currency: then halted (kill switch)
+
+    def __post_init__(self) -> None:
+        check_daily_loss_steps(self.daily_loss_limit, self.daily_loss_halt)
 
 
 class StorageSettings(_Section, frozen=True):

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("mats.controls")
 
+START_UP = "start-up"  # the reason LiveTrading gives its first reconciliation
+
 
 class AccountControls:
     """Reconcile, book and kill, for one running ``LiveTrading``."""
@@ -85,6 +87,9 @@ class AccountControls:
         log.info(
             "positions.reconciled", reason=reason, contracts=len(rows), locked=len(self.trading.risk.locks)
         )
+        # The books as reconciled, to {account}/portfolio (DESIGN §5 step 5); at start-up this is the
+        # start-up snapshot. A storage failure is logged there and never fails the reconciliation.
+        await self.trading.snapshot("startup" if reason == START_UP else "reconcile")
         return rows
 
     async def book(
@@ -135,6 +140,13 @@ class AccountControls:
 
     async def reconcile_after_reconnect(self, client: ManagedClient) -> None:
         if client.connects > 1:
+            trades = self.trading.trades
+            if trades is not None:
+                # Orders that filled or were cancelled while we were away send no status again: ask IB
+                # (open + completed orders), else they stay "working" for ever and their contract is
+                # never reconciled. The barrier lets the TradeManager fold what it heard first.
+                await trades.rebuild()
+                await trades.ask(Drain())
             await self.reconcile("after reconnect")
 
     async def reconcile_hourly(self) -> None:

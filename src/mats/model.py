@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, NewType
+from typing import Annotated, Any, NewType
 
 import msgspec
 
@@ -201,6 +201,42 @@ class Booking(msgspec.Struct, frozen=True):
         )
 
 
+Limit = Annotated[float, msgspec.Meta(ge=0.0)]
+Count = Annotated[int, msgspec.Meta(ge=0)]
+
+
+class StrategyRisk(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """One strategy's own limits (``[[strategies]] risk = {...}``); 0 or empty leaves a limit to ``[risk]``.
+
+    The account's ``[risk]`` limits apply to every strategy as well: where both are set, the tighter
+    one refuses. Only ``allowed_symbols`` has no account-wide counterpart.
+    """
+
+    allowed_symbols: list[str] = msgspec.field(default_factory=list)  # empty: any instrument
+    max_order_qty: Limit = 0.0
+    max_order_notional: Limit = 0.0
+    price_collar_pct: Limit = 0.0
+    max_position: Limit = 0.0
+    max_open_orders: Count = 0
+    max_orders_per_minute: Count = 0
+    daily_loss_limit: Limit = 0.0
+    daily_loss_halt: Limit = 0.0
+
+    def __post_init__(self) -> None:
+        check_daily_loss_steps(self.daily_loss_limit, self.daily_loss_halt)
+        if any(not symbol.strip() for symbol in self.allowed_symbols):
+            raise ValueError(f"allowed_symbols must not hold empty names, got {self.allowed_symbols!r}")
+
+
+def check_daily_loss_steps(limit: float, halt: float) -> None:
+    """Reducing-only comes before halted: a halt threshold below the reducing one would skip a step."""
+    if limit and halt and halt < limit:
+        raise ValueError(
+            f"daily_loss_halt ({halt:g}) must be at least daily_loss_limit ({limit:g}): "
+            "a strategy becomes reducing-only first, then halted"
+        )
+
+
 class StrategySpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """A registered strategy, as in ``[[strategies]]`` and ``POST /api/strategies``."""
 
@@ -213,6 +249,7 @@ class StrategySpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     bar_size: str = "1min"
     autostart: bool = False
     client_id: int | None = None
+    risk: StrategyRisk = msgspec.field(default_factory=StrategyRisk)
 
     def __post_init__(self) -> None:
         if not self.strategy_id or not self.strategy_id.replace("_", "").replace("-", "").isalnum():

@@ -29,7 +29,8 @@ from mats.actors.strategy import (
 from mats.actors.trades import TradeManager
 from mats.brokers.live import LiveBroker
 from mats.brokers.schedule import ScheduledJob
-from mats.controls import AccountControls
+from mats.controls import START_UP, AccountControls
+from mats.daily_loss import DailyLossGuard
 from mats.equity import EquityTracker
 from mats.fx import FXCache
 from mats.ib.contracts import IBInstrumentResolver
@@ -39,7 +40,7 @@ from mats.messages import AlertRaised
 from mats.model import Booking, Fill, OrderStatus, StrategySpec
 from mats.reconcile import ContractReconciliation
 from mats.risk import RiskState
-from mats.snapshots import write_snapshots
+from mats.snapshots import SnapshotKind, SnapshotSchedule, write_snapshots
 from mats.storage import load_strategy_specs, save_strategy_specs
 from mats.store.flusher import Flusher
 from mats.store.journal import Durability, Journal
@@ -84,7 +85,10 @@ class LiveTrading:
         self._hourly: asyncio.Task[None] | None = None
         self._equity_task: asyncio.Task[None] | None = None
         self._snapshots: asyncio.Task[None] | None = None
+        self.snapshots: SnapshotSchedule | None = None  # hourly and end-of-day (tests tick it)
         self.equity: EquityTracker | None = None
+        self.daily_loss: DailyLossGuard | None = None
+        self._daily_loss_task: asyncio.Task[None] | None = None
         self._flush_task: asyncio.Task[None] | None = None
         self.account = ""
 
@@ -114,7 +118,13 @@ class LiveTrading:
         if hub.recorder.connected:
             await self.recorder._catch_up(hub.recorder)  # connected before the recorder existed
         feed = self.feed
-        self.risk = RiskState(lambda: engine.settings.risk, price_of=feed.last_price)
+        portfolio = self.portfolio
+        self.risk = RiskState(
+            lambda: engine.settings.risk,
+            price_of=feed.last_price,
+            position_of=portfolio.position,
+            strategy_limits=lambda sid: getattr(self.specs.get(sid), "risk", None),
+        )
         self.trades = TradeManager(
             hub,
             self.journal,
@@ -127,10 +137,13 @@ class LiveTrading:
             owner_client=lambda sid: hub.client_for(sid, preferred=self.client_ids.get(sid)),
         )
         await sup.spawn(self.trades)
-        trades, portfolio = self.trades, self.portfolio
+        for ref, record in self.trades.orders.items():  # rebuilt at start-up: they count as open
+            if not record.status.state.is_done:
+                self.risk.order_working(record.request, ref)
+        trades = self.trades
         self.broker = LiveBroker(
             self.instruments,
-            ask_trades=lambda command: trades.ask(command, timeout=60),
+            ask_trades=trades.ask_nowait,
             total_equity=lambda: self._net_liquidation(hub, settings.base_currency),
             position_of=portfolio.position,
             base_currency=settings.base_currency,
@@ -148,7 +161,7 @@ class LiveTrading:
             self.specs.pop(spec.strategy_id, None)
             self.register(spec)
         self.persist_soon()
-        await self.reconcile("start-up")
+        await self.reconcile(START_UP)
         hub.recorder.on_connected.append(self.controls.reconcile_after_reconnect)  # after its catch-up
         self._hourly = asyncio.create_task(self.controls.reconcile_hourly(), name="reconcile-hourly")
         self.equity = EquityTracker(
@@ -158,15 +171,27 @@ class LiveTrading:
             tz=settings.daily_pnl_tz,
         )
         self._equity_task = asyncio.create_task(self.equity.run(), name="equity-tracker")
-        await self.snapshot()
-        self._snapshots = asyncio.create_task(self._snapshot_hourly(), name="snapshots-hourly")
+        self.daily_loss = DailyLossGuard(
+            self.risk,
+            self._strategy_pnl,
+            lambda sid, reason: self.kill_switch(strategy_id=sid, reason=reason),
+            bus=engine.bus,
+            reset=settings.daily_pnl_reset,
+            tz=settings.daily_pnl_tz,
+        )
+        self._daily_loss_task = asyncio.create_task(self.daily_loss.run(), name="daily-loss-guard")
+        # The start-up snapshot was taken by the start-up reconciliation (mats.controls).
+        self.snapshots = SnapshotSchedule(
+            self.snapshot, reset=settings.daily_pnl_reset, tz=settings.daily_pnl_tz
+        )
+        self._snapshots = asyncio.create_task(self.snapshots.run(), name="snapshots")
         for spec in list(self.specs.values()):
             if spec.autostart:
                 await self.start_strategy(spec.strategy_id)
 
     async def stop(self) -> None:
-        await self.snapshot()  # the books as they stand at shutdown
-        for background in (self._hourly, self._equity_task, self._snapshots):
+        await self.snapshot("shutdown")  # the books as they stand at shutdown
+        for background in (self._hourly, self._equity_task, self._snapshots, self._daily_loss_task):
             if background is not None:
                 background.cancel()
         for strategy_id in list(self.actors):
@@ -182,8 +207,13 @@ class LiveTrading:
         if self.flusher is not None:
             if self._flush_task is not None:
                 self._flush_task.cancel()
+                await asyncio.wait([self._flush_task], timeout=10)
             try:
                 with anyio.fail_after(10):
+                    # The cancelled task's append may have landed without its bookkeeping (found by
+                    # bench/chaos.py): resume from ArcticDB's last_seq, or the same rows go again and
+                    # ArcticDB refuses them, losing the final flush.
+                    await self.flusher.recover()
                     await self.flusher.flush_once()  # what is committed reaches ArcticDB before we go
             except Exception as exc:
                 log.warning(
@@ -397,7 +427,7 @@ class LiveTrading:
             out.pop(strategy_id, None)
         return out
 
-    async def snapshot(self) -> int:
+    async def snapshot(self, kind: SnapshotKind = "on_demand") -> int:
         """Append the books to ``{account}/portfolio`` and ``{account}/strategy_{id}`` (rows written)."""
         engine, portfolio = self.engine, self.portfolio
         if engine is None or engine.store is None or portfolio is None or not self.account:
@@ -406,16 +436,11 @@ class LiveTrading:
         equity = {sid: spec.equity for sid, spec in self.specs.items()}
         try:
             return await write_snapshots(
-                engine.store, self.account, portfolio.positions(), prices, self.to_base, equity
+                engine.store, self.account, portfolio.positions(), prices, self.to_base, equity, kind=kind
             )
         except Exception as exc:  # storage trouble must not stop trading; the journal has everything
             log.error("snapshots.failed", error=repr(exc))
             return 0
-
-    async def _snapshot_hourly(self) -> None:
-        while True:
-            await asyncio.sleep(3600)
-            await self.snapshot()
 
     def to_base(self, currency: str) -> float:
         """The rate from ``currency`` to the base currency; LookupError when there is no fresh quote."""

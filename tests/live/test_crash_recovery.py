@@ -5,10 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import re
-import sys
-import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,6 +12,7 @@ from typing import Any
 import pytest
 import websockets
 
+from crashes.support import api, start_engine
 from mats.sim import SimServer
 from mats.sim.clock import VirtualClock
 
@@ -34,37 +31,6 @@ params = {{ qty = 5, every = 1 }}
 bar_size = "5s"
 autostart = true
 """
-
-
-async def start_engine(config: Path, crash_at: str | None) -> tuple[asyncio.subprocess.Process, str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "MATS_CRASH_AT"}
-    if crash_at:
-        env["MATS_CRASH_AT"] = crash_at
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "mats.cli", "--config", str(config), "serve", "--web-port", "0",
-        cwd=config.parent, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    banner = ""
-    while "Ctrl-C" not in banner:
-        line = await asyncio.wait_for(proc.stdout.readline(), 60)
-        assert line, f"the engine exited during start-up: {banner}"
-        banner += line.decode()
-    url = re.search(r"running: (http://\S+?)/?\s", banner)
-    assert url
-    token = (config.parent / "data" / "api_token").read_text().strip()
-    return proc, url.group(1), token
-
-
-async def api(url: str, token: str, path: str, method: str = "GET") -> Any:
-    def call() -> Any:
-        request = urllib.request.Request(
-            f"{url}{path}", method=method, headers={"Authorization": f"Bearer {token}"}
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return json.loads(response.read() or b"null")
-
-    return await asyncio.to_thread(call)
 
 
 async def next_fill(url: str, token: str) -> dict[str, Any]:

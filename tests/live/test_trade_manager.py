@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
+
+import pytest
 
 from mats.actors import EventBus, Supervisor
 from mats.actors.trades import OrderReply, TradeManager
 from mats.ib import IBHub
 from mats.ib.contracts import IBInstrumentResolver
 from mats.messages import CancelOrder, ModifyOrder, OrderStatusChanged, PlaceOrder
-from mats.model import OrderRequest, OrderState, OrderType, StrategyId
+from mats.model import OrderRef, OrderRequest, OrderState, OrderStatus, OrderType, StrategyId
 from mats.sim import SimServer
 from mats.store.journal import Journal
 
@@ -98,3 +101,70 @@ async def test_an_order_is_never_sent_twice_for_one_order_ref(
         await manager.ask(command)  # a retry after a timeout, say
         await wait_for_event(orders, final("Filled"))
     assert len(sim.control.executions()) == 1 and len(sim.control.orders()) == 1
+
+
+async def test_finished_orders_leave_ib_async_tables_so_a_long_day_does_not_grow_the_heap(
+    sim: SimServer, hub: IBHub, journal: Journal, bus: EventBus
+) -> None:
+    orders = bus.subscribe(types={"order"})
+    async with Supervisor() as supervisor:
+        manager = await start_trading(hub, journal, bus, supervisor)
+        sim.control.set_price("AAPL", 200.0)
+        for n in range(5):
+            ref = f"mats:s1:P{n}"
+            await manager.ask(PlaceOrder(request=request(manager, "s1", "AAPL", 10), order_ref=ref))
+            await wait_for_event(
+                orders, lambda e, ref=ref: e.status.order_ref == ref and e.status.state.is_done
+            )
+        client = await hub.client_for("s1")
+        assert client.ib is not None
+        wrapper = client.ib.wrapper
+        assert len(wrapper.trades) == 5 and len(wrapper.fills) == 5  # all kept while late reports may come
+        assert client.prune_finished(now=float("inf")) == 5  # … and gone once that time has passed
+        assert (len(wrapper.trades), len(wrapper.permId2Trade), len(wrapper.fills)) == (0, 0, 0)
+        # the TradeManager keeps its own record of each, without ib_async's Trade
+        assert [manager.orders[f"mats:s1:P{n}"].status.state for n in range(5)] == [OrderState.FILLED] * 5
+        assert all(manager.orders[f"mats:s1:P{n}"].trade is None for n in range(5))
+        # and a new order still goes out and fills through the same client
+        await manager.ask(PlaceOrder(request=request(manager, "s1", "AAPL", 10), order_ref="mats:s1:Q"))
+        await wait_for_event(orders, final("Filled"))
+        assert len(sim.control.executions()) == 6
+
+
+async def test_an_order_journaled_but_lost_before_it_left_the_process_is_closed_at_restart(
+    sim: SimServer, hub: IBHub, journal: Journal, bus: EventBus
+) -> None:
+    """The crash loop's find: a kill between the journal and the socket (ib_async holds messages back above
+    45/s) left an order IB never saw working for ever, and a strategy waiting on it with it."""
+    lost = OrderStatus(
+        order_ref=OrderRef("mats:s1:LOST"),
+        strategy_id=StrategyId("s1"),
+        symbol="AAPL",
+        state=OrderState.PENDING,
+        qty=5.0,
+        remaining=5.0,
+        at=datetime.now(UTC),
+    )
+    await journal.record_order_event(lost)  # what the crashed engine left behind
+    orders = bus.subscribe(types={"order"})
+    async with Supervisor() as supervisor:
+        manager = await start_trading(hub, journal, bus, supervisor)
+        closed = await wait_for_event(orders, lambda e: e.status.order_ref == "mats:s1:LOST")
+        assert manager.orders["mats:s1:LOST"].status.state is OrderState.CANCELLED
+    assert closed.status.state is OrderState.CANCELLED and "never reached IB" in closed.status.reason
+    assert (await journal.current_orders())[-1].state is OrderState.CANCELLED
+    assert sim.control.orders() == []  # closed, never resent
+
+
+async def test_a_command_that_fails_answers_its_asker_and_the_trade_manager_keeps_trading(
+    sim: SimServer, hub: IBHub, journal: Journal, bus: EventBus
+) -> None:
+    orders = bus.subscribe(types={"order"})
+    async with Supervisor() as supervisor:
+        manager = await start_trading(hub, journal, bus, supervisor)
+        sim.control.set_price("AAPL", 150.0)
+        with pytest.raises(KeyError, match="unknown order"):
+            await manager.ask(CancelOrder(order_ref="mats:s1:NOSUCH"))
+        await manager.ask(PlaceOrder(request=request(manager, "s1", "AAPL", 5), order_ref="mats:s1:AFTER"))
+        await wait_for_event(orders, final("Filled"))
+    assert len(sim.control.executions()) == 1

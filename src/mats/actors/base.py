@@ -37,6 +37,11 @@ class RestartPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     window_s: float = 60.0
 
 
+#: For the account's core actors (orders, fills, books): one message that fails must not stop trading for
+#: everyone (the asker gets the error); a storm of failures still stops the actor, loudly.
+CORE_ACTOR_POLICY = RestartPolicy(on_failure="restart", max_restarts=100, window_s=60.0)
+
+
 class ActorState(StrEnum):
     CREATED = "created"
     RUNNING = "running"
@@ -158,6 +163,15 @@ class Actor:
             self._put_market_data(message)
         else:
             self.mailbox.put_control_nowait(message)
+
+    def ask_nowait(self, message: Any) -> asyncio.Future[Any]:
+        """Queue a request from synchronous code; the future holds the reply (``MailboxFull`` if no room).
+
+        No task in between: the order path uses it so a strategy's order is in the TradeManager's mailbox
+        before the strategy's handler returns."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.mailbox.put_control_nowait(_Ask(message, future))
+        return future
 
     async def ask(self, message: Any, *, timeout: float = 5.0) -> Any:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()

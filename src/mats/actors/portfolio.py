@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 
 from mats.accounting import Ledger
-from mats.actors.base import Actor
+from mats.actors.base import CORE_ACTOR_POLICY, Actor
 from mats.actors.bus import EventBus
 from mats.actors.recorder import CommissionBooked, FillBooked
 from mats.messages import CommissionCharged, PositionChanged
@@ -50,12 +50,13 @@ class PortfolioManager(Actor):
     def __init__(
         self, *, bus: EventBus | None = None, base_currency: str = "USD", route: Route | None = None
     ) -> None:
-        super().__init__("portfolio", bus=bus, control_capacity=100_000)
+        super().__init__("portfolio", bus=bus, control_capacity=100_000, policy=CORE_ACTOR_POLICY)
         self.base_currency = base_currency
         self.route = route
         self.ledger = Ledger(base_currency)
         self._fills: dict[str, Fill] = {}  # base execId → current revision, in booking order
         self._commissions: dict[str, CommissionReport] = {}  # execId → report
+        self._commission_totals: dict[tuple[str, str], float] | None = None  # None: fills changed since
 
     def replay(
         self,
@@ -69,12 +70,14 @@ class PortfolioManager(Actor):
             self.ledger.book(fill)
         for report in commissions:
             self._commissions[report.exec_id] = report
+        self._commission_totals = None
 
     async def handle(self, message: Any) -> Any:
         match message:
             case FillBooked(fill=fill, correction=correction):
                 base = split_exec_id(fill.exec_id)[0]
                 self._fills[base] = fill
+                self._commission_totals = None
                 if correction:
                     self._rebuild()
                     position = self.ledger.position(fill.strategy_id, fill.con_id)
@@ -88,6 +91,7 @@ class PortfolioManager(Actor):
                         await result
             case CommissionBooked(report=report):
                 self._commissions[report.exec_id] = report
+                self._commission_totals = None
                 charged = self._fills.get(split_exec_id(report.exec_id)[0])
                 if charged is not None and self.bus is not None:
                     self.bus.publish(
@@ -105,6 +109,7 @@ class PortfolioManager(Actor):
             case Book(booking=booking):
                 fill = booking.as_fill()
                 self._fills[fill.exec_id] = fill
+                self._commission_totals = None
                 position, _ = self.ledger.book(fill)
                 if self.bus is not None:
                     self.bus.publish(PositionChanged(position=position))
@@ -116,11 +121,8 @@ class PortfolioManager(Actor):
     def commissions_by_strategy(self) -> dict[str, float]:
         """Commission per strategy in its report's currency (all USD in the simulator's stock trades)."""
         out: dict[str, float] = {}
-        for exec_id, report in self._commissions.items():
-            fill = self._fills.get(split_exec_id(exec_id)[0])
-            if fill is None or fill.exec_id != exec_id:
-                continue  # not (or no longer) the current revision of a fill we booked
-            out[fill.strategy_id] = out.get(fill.strategy_id, 0.0) + report.commission
+        for (strategy_id, _), commission in self.commissions_by_currency().items():
+            out[strategy_id] = out.get(strategy_id, 0.0) + commission
         return out
 
     def fills(self) -> list[Fill]:
@@ -135,15 +137,21 @@ class PortfolioManager(Actor):
         return self.ledger.positions(strategy_id)
 
     def commissions_by_currency(self) -> dict[tuple[str, str], float]:
-        """Commission per (strategy, currency the report was in), for conversion to the base currency."""
+        """Commission per (strategy, currency the report was in), for conversion to the base currency.
+
+        Cached until the next fill or commission: the daily-loss guard asks often, and the day's reports
+        only grow."""
+        if self._commission_totals is not None:
+            return dict(self._commission_totals)
         out: dict[tuple[str, str], float] = {}
         for exec_id, report in self._commissions.items():
             fill = self._fills.get(split_exec_id(exec_id)[0])
             if fill is None or fill.exec_id != exec_id:
-                continue
+                continue  # not (or no longer) the current revision of a fill we booked
             key = (fill.strategy_id, report.currency)
             out[key] = out.get(key, 0.0) + report.commission
-        return out
+        self._commission_totals = out
+        return dict(out)
 
     def position(self, strategy_id: str, con_id: int) -> Position | None:
         return self.ledger.position(strategy_id, con_id)

@@ -19,7 +19,7 @@ import msgspec
 from ib_async import CommissionReport as IBCommissionReport
 from ib_async import Contract, Execution
 
-from mats.actors.base import Actor
+from mats.actors.base import CORE_ACTOR_POLICY, Actor
 from mats.actors.bus import EventBus
 from mats.ib.connection import ManagedClient
 from mats.messages import OrderFilled
@@ -103,7 +103,7 @@ class Recorder(Actor):
         catch_up_timeout: float = 10.0,
     ) -> None:
         # Fills must never be refused for lack of room: the lane is deep, and the journal drains it fast.
-        super().__init__("recorder", bus=bus, control_capacity=1_000_000)
+        super().__init__("recorder", bus=bus, control_capacity=1_000_000, policy=CORE_ACTOR_POLICY)
         self.journal = journal
         self.client = client
         self.forward = forward

@@ -18,7 +18,7 @@ import anyio
 import msgspec
 from ib_async import Order, Trade
 
-from mats.actors.base import Actor
+from mats.actors.base import CORE_ACTOR_POLICY, Actor
 from mats.actors.bus import EventBus
 from mats.ib.connection import ManagedClient
 from mats.ib.contracts import IBInstrumentResolver, contract_for
@@ -26,7 +26,7 @@ from mats.ib.errors import Signal, classify
 from mats.ib.hub import IBHub
 from mats.messages import CancelOrder, ModifyOrder, OrderStatusChanged, PlaceOrder, RiskRejected
 from mats.model import OrderRef, OrderRequest, OrderState, OrderStatus, OrderType, StrategyId
-from mats.risk import RiskState, check_order
+from mats.risk import RiskState, admit, check_modify
 from mats.store.crashpoints import AFTER_SEND_BEFORE_JOURNAL, crash_point
 from mats.store.journal import Journal
 
@@ -109,7 +109,7 @@ class TradeManager(Actor):
         request_timeout: float = 10.0,
         owner_client: Callable[[str], Awaitable[ManagedClient]] | None = None,
     ) -> None:
-        super().__init__("trades", bus=bus, control_capacity=100_000)
+        super().__init__("trades", bus=bus, control_capacity=100_000, policy=CORE_ACTOR_POLICY)
         self.risk = risk
         self.request_timeout = request_timeout
         # How to reach the client that placed a strategy's orders (reconnecting under its old clientId).
@@ -148,16 +148,45 @@ class TradeManager(Actor):
         except TimeoutError:
             self.log.warning("orders.rebuild_timeout", timeout_s=self.request_timeout)
             return
+        listed: set[str] = set()
         for trade in [*open_trades, *completed]:
             ref = trade.order.orderRef
             record = self.orders.get(ref) if ref else None
             if record is None:
                 continue
+            listed.add(ref)
             if trade.contract.conId and record.request.con_id is None:
                 record.request = msgspec.structs.replace(record.request, con_id=trade.contract.conId)
             self._on_trade(trade)  # folds IB's view into the record through the mailbox, like live
+        for ref, record in list(self.orders.items()):
+            if ref not in listed and not record.status.state.is_done:
+                await self._close_unknown_to_ib(record)
         working = sum(1 for r in self.orders.values() if not r.status.state.is_done)
         self.log.info("orders.rebuilt", known=len(self.orders), working=working, open_at_ib=len(open_trades))
+
+    async def _close_unknown_to_ib(self, record: _Order) -> None:
+        """A journaled order IB lists neither open nor completed is not working, whatever the journal says.
+
+        It was journaled and then lost before it left the process (ib_async holds messages back above
+        45/s; a crash loses them). Left open, a strategy would wait on it for ever; MATS never resends it."""
+        never_sent = record.status.state is OrderState.PENDING
+        reason = (
+            "never reached IB: MATS stopped before the order left the process"
+            if never_sent
+            else "IB no longer lists this order, open or completed"
+        )
+        self.log.warning("order.unknown_to_ib", order_ref=record.order_ref, state=str(record.status.state))
+        await self._status_seen(
+            TradeStatusSeen(
+                order_ref=record.order_ref,
+                ib_status="Cancelled",
+                filled=record.status.filled,
+                remaining=0.0,
+                avg_fill_price=record.status.avg_fill_price,
+                perm_id=record.status.perm_id or 0,
+                reason=reason,
+            )
+        )
 
     async def _watch_master(self, client: ManagedClient) -> None:
         """The master client reports every order, including those whose own client is gone."""
@@ -210,14 +239,11 @@ class TradeManager(Actor):
         record = _Order(request, order_ref, pending)
         self.orders[order_ref] = record
         instrument = self.instruments.by_con_id(request.con_id) if request.con_id is not None else None
-        refusal = check_order(self.risk, request, instrument) if self.risk is not None else None
+        refusal = admit(self.risk, request, instrument, order_ref) if self.risk is not None else None
         if refusal is not None:
-            if self.bus is not None:
-                self.bus.publish(
-                    RiskRejected(strategy_id=request.strategy_id, symbol=request.symbol, reason=refusal)
-                )
+            self._risk_rejected(request, refusal)
             return await self._reject(record, refusal)
-        await self.journal.record_order_event(pending)  # durable before it can reach IB
+        await self.journal.record_order_intent(pending)  # durable before it can reach IB, no commit wait
         if instrument is None:
             return await self._reject(record, f"instrument {request.symbol!r} was not qualified with IB")
         client = await self.hub.client_for(request.strategy_id)
@@ -281,6 +307,21 @@ class TradeManager(Actor):
         client, trade = record.client, record.trade
         if record.status.state.is_done or client is None or trade is None or client.ib is None:
             return OrderReply(accepted=False, status=record.status)
+        changed = msgspec.structs.replace(
+            record.request,
+            qty=record.request.qty if command.qty is None else command.qty,
+            limit_price=record.request.limit_price if command.limit_price is None else command.limit_price,
+            stop_price=record.request.stop_price if command.stop_price is None else command.stop_price,
+        )
+        if self.risk is not None:
+            instrument = self.instruments.by_con_id(changed.con_id) if changed.con_id is not None else None
+            refusal = check_modify(self.risk, changed, instrument)
+            if refusal is not None:  # the order keeps working as it was; only the change is refused
+                self._risk_rejected(changed, refusal)
+                return OrderReply(
+                    accepted=False, status=msgspec.structs.replace(record.status, reason=refusal)
+                )
+        record.request = changed
         order = trade.order
         if command.qty is not None:
             order.totalQuantity = abs(command.qty)
@@ -313,6 +354,10 @@ class TradeManager(Actor):
         if _same(updated, record.status):
             return
         record.status = updated
+        if state.is_done and record.trade is not None:
+            # nothing more to send for it: let ib_async's Trade go (ManagedClient prunes its own tables)
+            record.trade.statusEvent -= self._on_trade
+            record.trade = None
         await self.journal.record_order_event(updated)
         self._announce(updated)
         if self.route is not None:
@@ -372,7 +417,16 @@ class TradeManager(Actor):
             at=datetime.now(UTC),
         )
 
+    def _risk_rejected(self, request: OrderRequest, reason: str) -> None:
+        self.log.warning("order.risk_rejected", strategy_id=request.strategy_id, reason=reason)
+        if self.bus is not None:
+            self.bus.publish(
+                RiskRejected(strategy_id=request.strategy_id, symbol=request.symbol, reason=reason)
+            )
+
     def _announce(self, status: OrderStatus) -> None:
+        if self.risk is not None:
+            self.risk.order_status(status)  # open-order and working-quantity counters
         if self.bus is not None:
             self.bus.publish(OrderStatusChanged(status=status))
 

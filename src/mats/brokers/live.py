@@ -9,6 +9,8 @@ strategy's own mailbox order, so a strategy never sees its state change under it
 from __future__ import annotations
 
 import asyncio
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -28,7 +30,9 @@ from mats.model import Fill, OrderRequest, OrderState, OrderStatus, Position, ma
 
 log = structlog.get_logger("mats.brokers.live")
 
-Ask = Callable[[Any], Awaitable[Any]]
+FORGET_FINISHED_AFTER = 60.0  # seconds a finished order's handle stays reachable for late reports
+
+Ask = Callable[[Any], "asyncio.Future[Any]"]  # queue a command with the TradeManager; the reply
 
 
 class LiveBroker(Broker):
@@ -55,10 +59,12 @@ class LiveBroker(Broker):
         # the journal); a broker on its own keeps a ledger of the fills it is told about.
         self.ledger: Ledger | None = None if position_of is not None else Ledger(base_currency)
         self._position_of = position_of or self._own_position
-        self._handles: dict[str, OrderHandle] = {}
+        self._handles: dict[str, OrderHandle] = {}  # every order of the last ``forget_after`` seconds
+        self._working: dict[str, OrderHandle] = {}  # orders not yet done: what ``open_orders`` reads
+        self._finished: deque[tuple[float, str]] = deque()  # (when it finished, orderRef), oldest first
+        self.forget_after = FORGET_FINISHED_AFTER
         self._accepted: dict[str, asyncio.Future[OrderHandle]] = {}
         self._done: dict[str, asyncio.Future[OrderHandle]] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
 
     def unregister(self, strategy_id: str) -> None:
         self._listeners.pop(strategy_id, None)
@@ -72,32 +78,46 @@ class LiveBroker(Broker):
         order_ref = make_order_ref(request.strategy_id, str(ULID()))
         handle = OrderHandle(self, order_ref, request, instrument)
         loop = asyncio.get_running_loop()
-        self._handles[order_ref] = handle
+        self._handles[order_ref] = self._working[order_ref] = handle
         self._accepted[order_ref] = loop.create_future()
         self._done[order_ref] = loop.create_future()
-        self._spawn(self._place(handle))
+        self._place(handle)
         return handle
 
-    async def _place(self, handle: OrderHandle) -> None:
+    def _place(self, handle: OrderHandle) -> None:
+        """Hand the order to the TradeManager now: no task in between on the tick-to-order path."""
         try:
-            reply = await asyncio.wait_for(
-                self._ask_trades(PlaceOrder(request=handle.request, order_ref=handle.order_ref)),
-                self.ask_timeout,
-            )
+            reply = self._ask(PlaceOrder(request=handle.request, order_ref=handle.order_ref))
         except Exception as exc:
             self._deliver(self._rejected(handle, f"order could not be sent: {exc!r}"))
             return
-        accepted = self._accepted[handle.order_ref]
-        if reply.accepted and not accepted.done():
+        reply.add_done_callback(lambda done: self._placed(handle, done))
+
+    def _placed(self, handle: OrderHandle, done: asyncio.Future[Any]) -> None:
+        exc = done.exception()
+        if exc is not None:
+            self._deliver(self._rejected(handle, f"order could not be sent: {exc!r}"))
+            return
+        reply = done.result()
+        accepted = self._accepted.get(handle.order_ref)
+        if reply.accepted and accepted is not None and not accepted.done():
             accepted.set_result(handle)  # journaled and sent: what ``await place_order(...)`` waits for
         self._deliver(reply.status)
+
+    def _ask(self, command: Any) -> asyncio.Future[Any]:
+        """The TradeManager's reply, failed with TimeoutError if it takes longer than ``ask_timeout``."""
+        reply = self._ask_trades(command)
+        loop = asyncio.get_running_loop()
+        timer = loop.call_later(self.ask_timeout, _expire, reply, self.ask_timeout)
+        reply.add_done_callback(lambda _: timer.cancel())
+        return reply
 
     def cancel(self, handle: OrderHandle) -> None:
         if handle.is_done:
             raise OrderRejected(
                 f"order {handle.order_ref} is already {handle.status.value}; nothing to cancel"
             )
-        self._spawn(self._ask_trades(CancelOrder(order_ref=handle.order_ref)))
+        self._ask(CancelOrder(order_ref=handle.order_ref)).add_done_callback(_log_failure)
 
     def modify(
         self,
@@ -133,16 +153,38 @@ class LiveBroker(Broker):
             limit_price=handle.request.limit_price if limit_price is not None else None,
             stop_price=handle.request.stop_price if stop_price is not None else None,
         )
-        self._spawn(self._ask_trades(command))
+        self._ask(command).add_done_callback(lambda done: self._modified(handle, old, done))
+
+    def _modified(self, handle: OrderHandle, before: OrderRequest, done: asyncio.Future[Any]) -> None:
+        """A change refused (by the risk checks, or an order already done) leaves the handle as IB has it."""
+        reply = None if done.exception() is not None else done.result()
+        if reply is None or not reply.accepted:
+            handle.request = before
+            reason = reply.status.reason if reply is not None else repr(done.exception())
+            log.warning("order.modify_refused", order_ref=handle.order_ref, reason=reason)
 
     def wait_accepted(self, handle: OrderHandle) -> Awaitable[OrderHandle]:
-        return asyncio.shield(self._accepted[handle.order_ref])
+        return _shielded(self._accepted.get(handle.order_ref), handle)
 
     def wait_filled(self, handle: OrderHandle) -> Awaitable[OrderHandle]:
-        return asyncio.shield(self._done[handle.order_ref])
+        return _shielded(self._done.get(handle.order_ref), handle)
 
     def open_orders(self, strategy_id: str) -> list[OrderHandle]:
-        return [h for h in self._handles.values() if h.request.strategy_id == strategy_id and not h.is_done]
+        return [h for h in self._working.values() if h.request.strategy_id == strategy_id and not h.is_done]
+
+    def forget_finished(self, now: float | None = None) -> int:
+        """Let finished orders go once late reports (a fill after its status) have had time to come.
+
+        A busy day is tens of thousands of orders; keeping every handle and its futures grew the heap by
+        each of them, and ``open_orders`` walked them all on every bar."""
+        now = time.monotonic() if now is None else now
+        forgotten = 0
+        while self._finished and now - self._finished[0][0] >= self.forget_after:
+            _, order_ref = self._finished.popleft()
+            for table in (self._handles, self._accepted, self._done):
+                table.pop(order_ref, None)
+            forgotten += 1
+        return forgotten
 
     # --- what the hosting actor feeds back ------------------------------------------------------------
 
@@ -161,6 +203,10 @@ class LiveBroker(Broker):
             accepted.set_result(handle)  # a refusal, or IB's answer overtaking the TradeManager's reply
         if status.state.is_done and not self._done[status.order_ref].done():
             self._done[status.order_ref].set_result(handle)
+            if self._working.pop(status.order_ref, None) is not None:
+                now = time.monotonic()
+                self._finished.append((now, status.order_ref))
+                self.forget_finished(now)
         listener = self._listeners.get(status.strategy_id)
         if listener is not None and listener.wants_statuses:
             listener.notify_status(status)
@@ -220,7 +266,21 @@ class LiveBroker(Broker):
             at=datetime.now(UTC),
         )
 
-    def _spawn(self, coro: Awaitable[Any]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+
+def _shielded(future: asyncio.Future[OrderHandle] | None, handle: OrderHandle) -> Awaitable[OrderHandle]:
+    """The future, shielded; for an order already forgotten (long done), the handle at once."""
+    if future is None:
+        future = asyncio.get_running_loop().create_future()
+        future.set_result(handle)
+    return asyncio.shield(future)
+
+
+def _expire(reply: asyncio.Future[Any], after: float) -> None:
+    if not reply.done():
+        reply.set_exception(TimeoutError(f"no reply from the TradeManager within {after:g} s"))
+
+
+def _log_failure(done: asyncio.Future[Any]) -> None:
+    exc = done.exception()
+    if exc is not None:
+        log.warning("broker.command_failed", error=repr(exc))
