@@ -17,6 +17,7 @@ import msgspec
 from msgspec import Meta
 
 from mats.model import StrategySpec, check_daily_loss_steps
+from mats.validation import locate
 
 Port = Annotated[int, Meta(ge=0, le=65535)]
 ClientId = Annotated[int, Meta(ge=0, le=2**31 - 1)]
@@ -162,23 +163,12 @@ def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
-_PATH_RE = re.compile(r"`\$(?P<path>[^`]*)`")
-
-
 def _explain(error: msgspec.ValidationError, origin: str) -> str:
-    """Turn msgspec's ``... - at `$.ib.port``` into ``ib.port: ...`` so the key comes first."""
-    text = str(error)
-    message, _, where = text.rpartition(" - at ")
-    unknown = re.match(r"Object contains unknown field `(?P<field>[^`]+)`", message or text)
-    match = _PATH_RE.search(where) if where else None
-    path = match.group("path").lstrip(".") if match else ""
-    path = re.sub(r"\[(\d+)\]", r"[\1]", path)
-    if unknown:
-        key = f"{path}.{unknown.group('field')}" if path else unknown.group("field")
+    """``mats.toml: ib.port: Expected `int`, got `str``` or ``mats.toml: unknown key 'ib.prot'``."""
+    key, problem = locate(error)
+    if problem == "unknown field":
         return f"{origin}: unknown key {key!r}"
-    if not message:
-        message = text
-    return f"{origin}: {path}: {message}" if path else f"{origin}: {message}"
+    return f"{origin}: {key}: {problem}" if key else f"{origin}: {problem}"
 
 
 def load_settings(

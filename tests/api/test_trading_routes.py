@@ -162,6 +162,13 @@ async def test_patch_changes_params_with_validation(
     assert changed.json()["target_weight"] == 0.2
     bad = await api.patch("/api/strategies/pulse_aapl", json={"target_weight": 3})
     assert bad.status_code == 400 and "target_weight" in bad.json()["detail"]
+    limited = await api.patch(
+        "/api/strategies/pulse_aapl", json={"risk": {"max_position": 50, "allowed_symbols": ["AAPL"]}}
+    )
+    assert limited.status_code == 200 and limited.json()["risk"]["max_position"] == 50
+    assert limited.json()["params"] == {"qty": 3, "every": 2}  # the rest as it was
+    typo = await api.patch("/api/strategies/pulse_aapl", json={"risk": {"max_positon": 50}})
+    assert typo.status_code == 400 and typo.json()["detail"] == "risk.max_positon: unknown field"
     deleted = await api.delete("/api/strategies/pulse_aapl")
     assert deleted.status_code == 204
     assert (await api.get("/api/strategies/pulse_aapl")).status_code == 404

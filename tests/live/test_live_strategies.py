@@ -53,6 +53,27 @@ async def fills(sub: Subscription, n: int) -> list[OrderFilled]:
     return [await wait_for_event(sub, lambda e: isinstance(e, OrderFilled)) for _ in range(n)]
 
 
+async def open_both_then_close_the_long_one(engine: Engine, trading: LiveTrading, sim: SimServer) -> None:
+    """ "longer" (Pulse, +10) and "shorter" (Pulse, -4) open on AAPL at 101; "longer" closes at 103.5.
+    Returns once the three fills are booked with their commissions."""
+    events = engine.bus.subscribe(types={"fill", "position"})
+    charges = engine.bus.subscribe(types={"fill"})
+    sim.control.set_price("AAPL", 101.0)
+    for actor in trading.actors.values():
+        await actor.tell(bar("AAPL", 0, 101.0))  # both open
+    await fills(events, 2)
+    sim.control.set_price("AAPL", 103.5)
+    await trading.actors["longer"].tell(bar("AAPL", 1, 103.5))  # the long one closes
+    await wait_for_event(
+        events,
+        lambda e: (
+            isinstance(e, PositionChanged) and e.position.strategy_id == "longer" and e.position.qty == 0
+        ),
+    )
+    for _ in range(3):  # commissions come separately, after their fills
+        await wait_for_event(charges, lambda e: isinstance(e, CommissionCharged))
+
+
 async def test_two_strategies_trading_one_symbol_in_opposite_directions_are_attributed_exactly(
     sim: SimServer, tmp_path: Path
 ) -> None:
@@ -73,24 +94,9 @@ async def test_two_strategies_trading_one_symbol_in_opposite_directions_are_attr
         ),
     ]
     engine, trading, task = await run_engine(sim, tmp_path, specs)
-    events = engine.bus.subscribe(types={"fill", "position"})
-    charges = engine.bus.subscribe(types={"fill"})
     try:
         assert set(trading.actors) == {"longer", "shorter"}
-        sim.control.set_price("AAPL", 101.0)
-        for actor in trading.actors.values():
-            await actor.tell(bar("AAPL", 0, 101.0))  # both open
-        await fills(events, 2)
-        sim.control.set_price("AAPL", 103.5)
-        await trading.actors["longer"].tell(bar("AAPL", 1, 103.5))  # the long one closes
-        await wait_for_event(
-            events,
-            lambda e: (
-                isinstance(e, PositionChanged) and e.position.strategy_id == "longer" and e.position.qty == 0
-            ),
-        )
-        for _ in range(3):  # commissions come separately, after their fills
-            await wait_for_event(charges, lambda e: isinstance(e, CommissionCharged))
+        await open_both_then_close_the_long_one(engine, trading, sim)
         portfolio = trading.portfolio
         assert portfolio is not None
         longer = portfolio.position("longer", 265598)
@@ -284,6 +290,8 @@ async def test_strategies_trade_on_bars_built_from_ibs_real_time_bars(tmp_path: 
             sim.control.advance(15)  # the next 15-second bar: it closes
             closed = await wait_for_event(events, lambda e: isinstance(e, OrderFilled))
             last = actor.last_bar
+            (stream,) = trading.feed._streams.values()
+            assert stream.bars is not None and len(stream.bars) == 1  # ib_async's list does not grow all day
         finally:
             await stop_engine(engine, task)
     assert (opened.fill.side, opened.fill.qty, closed.fill.side, closed.fill.qty) == ("BUY", 4, "SELL", 4)

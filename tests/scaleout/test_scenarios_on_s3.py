@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 
 from live.support import wait_for_event
-from live.test_live_strategies import bar, fills
-from mats.messages import CommissionCharged, OrderFilled, PositionChanged
+from live.test_live_strategies import bar, open_both_then_close_the_long_one
+from mats.messages import CommissionCharged, OrderFilled
 from mats.model import DISCRETIONARY, StrategySpec
 from mats.sdk import connect
 from mats.sim import SimServer
@@ -42,24 +42,9 @@ async def test_two_strategies_in_opposite_directions_on_one_symbol_are_attribute
     sim: SimServer, tmp_path: Path, s3_uri: str
 ) -> None:
     running = await start_engine(sim, tmp_path, s3_uri, specs=[pulse("longer", 10), pulse("shorter", 4, -1)])
-    engine, trading = running.engine, running.trading
-    events = engine.bus.subscribe(types={"fill", "position"})
-    charges = engine.bus.subscribe(types={"fill"})
+    trading = running.trading
     try:
-        sim.control.set_price("AAPL", 101.0)
-        for actor in trading.actors.values():
-            await actor.tell(bar("AAPL", 0, 101.0))  # both open
-        await fills(events, 2)
-        sim.control.set_price("AAPL", 103.5)
-        await trading.actors["longer"].tell(bar("AAPL", 1, 103.5))  # the long one closes
-        await wait_for_event(
-            events,
-            lambda e: (
-                isinstance(e, PositionChanged) and e.position.strategy_id == "longer" and e.position.qty == 0
-            ),
-        )
-        for _ in range(3):
-            await wait_for_event(charges, lambda e: isinstance(e, CommissionCharged))
+        await open_both_then_close_the_long_one(running.engine, trading, sim)
         assert trading.portfolio is not None
         longer, shorter = (
             trading.portfolio.position("longer", AAPL),

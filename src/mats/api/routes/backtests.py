@@ -15,8 +15,8 @@ from mats.actors.strategy import InvalidStrategy, load_strategy_class
 from mats.api.backtests import BacktestJobs, BacktestRequest, BacktestSummary
 from mats.api.context import ApiContext, Ctx
 from mats.api.routes.arctic import plain_cell, store_of
-from mats.api.routes.strategies import field_message
 from mats.backtest.storage import BACKTESTS, load_result, new_run_id
+from mats.validation import field_message
 
 
 class BacktestDetail(BacktestSummary, frozen=True):

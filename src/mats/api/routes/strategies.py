@@ -16,8 +16,9 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from mats.actors.strategy import InvalidStrategy, strategy_classes
 from mats.api.context import ApiContext, Ctx
-from mats.model import StrategySpec
+from mats.model import StrategyRisk, StrategySpec
 from mats.trading import LiveTrading
+from mats.validation import field_message
 
 T = TypeVar("T")
 
@@ -34,10 +35,12 @@ class StrategyOut(msgspec.Struct, frozen=True):
     status: str
     client_id: int | None
     reason: str
+    risk: StrategyRisk
 
 
 class StrategyChange(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """What ``PATCH`` may change; absent fields stay as they are. Takes effect at the next start."""
+    """What ``PATCH`` may change; absent fields stay as they are. Takes effect at the next start, except
+    ``risk``, which the pre-trade checks read from the next order on."""
 
     symbols: list[str | dict[str, Any]] | None = None
     params: dict[str, Any] | None = None
@@ -45,6 +48,7 @@ class StrategyChange(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     equity: float | None = None
     bar_size: str | None = None
     autostart: bool | None = None
+    risk: StrategyRisk | None = None  # replaces the whole table; the checks read it at once
 
 
 def trading_of(ctx: ApiContext) -> LiveTrading:
@@ -63,6 +67,7 @@ def _out(trading: LiveTrading, strategy_id: str) -> StrategyOut:
             return StrategyOut(
                 spec.strategy_id, spec.cls, list(spec.symbols), dict(spec.params), spec.target_weight,
                 spec.equity, spec.bar_size, spec.autostart, view.status, view.client_id, view.reason,
+                spec.risk,
             )  # fmt: skip
     raise NotFoundException(f"unknown strategy {strategy_id!r}")
 
@@ -108,7 +113,7 @@ async def change_strategy(
     trading = trading_of(ctx)
     current = _spec(trading, strategy_id)
     change = _convert(data, StrategyChange)
-    updates = {k: v for k, v in msgspec.structs.asdict(change).items() if v is not None}
+    updates = {k: v for k, v in msgspec.to_builtins(change).items() if v is not None}
     if "equity" in data and data["equity"] is None:
         updates["equity"] = None  # an explicit null clears explicit equity (back to target_weight)
     merged = {**msgspec.to_builtins(current), **updates}
@@ -171,19 +176,3 @@ def _convert(data: Any, kind: type[T]) -> T:
         return msgspec.convert(data, kind)
     except msgspec.ValidationError as exc:
         raise ValidationException(detail=field_message(exc)) from None
-
-
-def field_message(exc: msgspec.ValidationError) -> str:
-    """msgspec's ``Expected int, got str - at `$.params``` → ``params: Expected int, got str``."""
-    text = str(exc)
-    message, _, where = text.rpartition(" - at ")
-    if not message:
-        message, where = text, ""
-    path = where.strip("`").removeprefix("$").lstrip(".")
-    if message.startswith("Object missing required field"):
-        field = message.split("`")[1]
-        return f"{path + '.' if path else ''}{field}: required"
-    if message.startswith("Object contains unknown field"):
-        field = message.split("`")[1]
-        return f"{path + '.' if path else ''}{field}: unknown field"
-    return f"{path}: {message}" if path else message
