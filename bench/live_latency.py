@@ -83,7 +83,7 @@ def free_port() -> int:
 
 
 async def start_engine(
-    sim: SimServer, data_dir: Path, specs: list[StrategySpec]
+    sim: SimServer | SimProcess, data_dir: Path, specs: list[StrategySpec]
 ) -> tuple[Engine, LiveTrading, asyncio.Task[None]]:
     settings = load_settings(None, environ={}, overrides={"data_dir": str(data_dir)})
     ib = msgspec.structs.replace(settings.ib, port=sim.port, connect_timeout=5.0, max_clients=32)
@@ -95,6 +95,35 @@ async def start_engine(
     task = asyncio.create_task(engine.run(handle_signals=False))
     await asyncio.wait_for(engine.ready.wait(), 60)
     return engine, trading, task
+
+
+class SimProcess:
+    """``mats sim`` in its own process, as IB Gateway is in production: its work is not MATS's loop lag."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def __aenter__(self) -> SimProcess:
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "mats.cli", "sim", "--port", str(self.port), "--price-interval", "0",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        assert self.proc.stdout is not None
+        while b"listening" not in await asyncio.wait_for(self.proc.stdout.readline(), 60):
+            pass
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.terminate()
+            await self.proc.wait()
+
+
+def simulator(in_process: bool) -> Any:
+    if in_process:
+        return SimServer(port=free_port(), price_interval=0, account_push_interval=0.25)
+    return SimProcess()
 
 
 async def stop_engine(engine: Engine, task: asyncio.Task[None]) -> None:
@@ -329,7 +358,9 @@ async def _measure_tick_to_order(
 # --- 3: 98 strategies -----------------------------------------------------------------------------
 
 
-async def load(strategies: int, rate: float, seconds: float, data_dir: Path) -> dict[str, Any]:
+async def load(
+    strategies: int, rate: float, seconds: float, data_dir: Path, *, in_process: bool = False
+) -> dict[str, Any]:
     """Two feeds into the same 98 strategies: closes that only rise (SmaCross never crosses, so this is
     bars alone), then random walks (they cross and trade: orders, fills, journal, portfolio)."""
     symbols = ["AAPL", "MSFT", "SPY"]
@@ -346,7 +377,7 @@ async def load(strategies: int, rate: float, seconds: float, data_dir: Path) -> 
     steps = int(rate * seconds) // strategies + 1
     rising = 100.0 + 0.01 * np.arange(steps)[:, None] + np.zeros(strategies)
     walks = rising[-1] * np.exp(np.cumsum(np.random.default_rng(7).normal(0.0, 0.002, rising.shape), 0))
-    async with SimServer(port=free_port(), price_interval=0, account_push_interval=0.25) as sim:
+    async with simulator(in_process) as sim:
         started = time.perf_counter()
         engine, trading, task = await start_engine(sim, data_dir, specs)
         startup = time.perf_counter() - started
@@ -355,7 +386,7 @@ async def load(strategies: int, rate: float, seconds: float, data_dir: Path) -> 
             actors = [trading.actors[s.strategy_id] for s in specs]
             out: dict[str, Any] = {"startup": startup, "clients": engine.hub.allocator.connections}
             for name, closes in (("bars only", rising), ("bars and trading", walks)):
-                out[name] = await _feed_strategies(sim, trading, actors, closes, rate, seconds)
+                out[name] = await _feed_strategies(trading, actors, closes, rate, seconds)
             out["engine_lag"] = engine.lag.stats()
             return out
         finally:
@@ -363,7 +394,6 @@ async def load(strategies: int, rate: float, seconds: float, data_dir: Path) -> 
 
 
 async def _feed_strategies(
-    sim: SimServer,
     trading: LiveTrading,
     actors: list[Any],
     closes: np.ndarray,
@@ -384,7 +414,7 @@ async def _feed_strategies(
         for k in range(total)
     ]
     handled_before = sum(a.metrics.handled for a in actors)
-    orders_before = len(sim.control.orders())
+    orders_before = len(trading.trades.orders) if trading.trades is not None else 0
     fills_before = len(trading.portfolio.fills()) if trading.portfolio is not None else 0
     depths: list[tuple[float, int, int]] = []
     t0 = time.perf_counter()
@@ -419,7 +449,7 @@ async def _feed_strategies(
         "coarse": coarse.stats(),
         "fine": fine.stats(),
         "slowest_ms": max(a.metrics.slowest_handler_ms for a in actors),
-        "orders": len(sim.control.orders()) - orders_before,
+        "orders": (len(trading.trades.orders) if trading.trades is not None else 0) - orders_before,
         "fills": fills - fills_before,
         "gc": pauses,
     }
@@ -486,7 +516,9 @@ async def main(args: argparse.Namespace) -> int:
         bare_coarse, bare_fine = await bare_actors_baseline(
             args.strategies, args.rate, min(args.seconds, 3.0)
         )
-        r = await load(args.strategies, args.rate, args.seconds, Path(tmp) / "load")
+        r = await load(
+            args.strategies, args.rate, args.seconds, Path(tmp) / "load", in_process=args.sim_in_process
+        )
 
     t2o, t2s = t["tick_to_order"], t["tick_to_strategy"]
     o2f, o2p = t["order_to_fill"], t["order_to_position"]
@@ -513,7 +545,9 @@ async def main(args: argparse.Namespace) -> int:
     print(f"   bare round trip    {spread(trips)}   (loopback write → read)")
     print(f"   MATS / bare        p50 {pct(o2p, 0.5) / pct(trips, 0.5):.0f}x\n")
 
+    where = "in this process" if args.sim_in_process else "in its own process, as IB Gateway is"
     print(f"3. {args.strategies} strategies on {r['clients']} pooled strategy clients (max_clients 32)")
+    print(f"   the simulator runs {where}")
     print(f"   started in {r['startup']:.1f} s; SmaCross (10/50, qty 1), bars told to their actors")
     print(f"   bare asyncio, {args.strategies} queue consumers fed at the same rate:")
     print(f"     50 ms monitor          {lag(bare_coarse)}")
@@ -558,6 +592,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bars", type=int, default=300, help="bars (and orders) for parts 1 and 2")
     parser.add_argument("--strategies", type=int, default=98)
+    parser.add_argument(
+        "--sim-in-process", action="store_true", help="part 3 with the simulator on the engine's own loop"
+    )
     parser.add_argument("--rate", type=float, default=5000.0, help="bars per second in total, part 3")
     parser.add_argument("--seconds", type=float, default=10.0, help="how long part 3 feeds bars")
     sys.exit(asyncio.run(main(parser.parse_args())))

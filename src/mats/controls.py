@@ -27,6 +27,13 @@ from mats.store.crashpoints import MID_RECONCILE, crash_point
 if TYPE_CHECKING:
     from mats.trading import LiveTrading
 
+
+class PositionsUnknown(RuntimeError):
+    """Reconciliation needs IB's positions, and the client that holds them is not connected."""
+
+
+RECONNECT_WAIT_S = 30.0  # how long a reconnect's reconciliation waits for the engine's client
+
 log = structlog.get_logger("mats.controls")
 
 START_UP = "start-up"  # the reason LiveTrading gives its first reconciliation
@@ -55,9 +62,11 @@ class AccountControls:
             or self.trading.risk is None
         ):
             raise RuntimeError("live trading has not started")
-        ib = self.trading._hub(engine).engine.ib
-        if ib is None:
-            raise RuntimeError("the engine's IB client is not connected")
+        positions_client = self.trading._hub(engine).engine
+        ib = positions_client.ib
+        if ib is None or not positions_client.connected:
+            # its position table is empty while it reconnects: measuring it would lock every contract
+            raise PositionsUnknown("the engine's IB client is not connected: IB's positions are unknown")
         net: dict[int, tuple[str, float]] = {}
         for item in ib.positions(self.trading.account) if self.trading.account else ib.positions():
             symbol, qty = net.get(
@@ -136,10 +145,20 @@ class AccountControls:
         log.warning(
             "booking.recorded", booking_id=booking.booking_id, con_id=con_id, qty=qty, by=by, reason=reason
         )
-        return booking, await self.reconcile(f"after booking {booking.booking_id}")
+        try:
+            return booking, await self.reconcile(f"after booking {booking.booking_id}")
+        except PositionsUnknown:  # booked and journaled; it is measured at the reconnect's reconciliation
+            return booking, self.last_reconciliation
 
     async def reconcile_after_reconnect(self, client: ManagedClient) -> None:
         if client.connects > 1:
+            engine = self.trading.engine
+            if engine is not None:
+                try:  # IB's positions come through the engine's client, which may still be reconnecting
+                    await self.trading._hub(engine).engine.wait_connected(RECONNECT_WAIT_S)
+                except TimeoutError:
+                    log.warning("positions.reconcile_skipped", reason="engine client not reconnected")
+                    return
             trades = self.trading.trades
             if trades is not None:
                 # Orders that filled or were cancelled while we were away send no status again: ask IB

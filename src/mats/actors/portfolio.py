@@ -56,7 +56,8 @@ class PortfolioManager(Actor):
         self.ledger = Ledger(base_currency)
         self._fills: dict[str, Fill] = {}  # base execId → current revision, in booking order
         self._commissions: dict[str, CommissionReport] = {}  # execId → report
-        self._commission_totals: dict[tuple[str, str], float] | None = None  # None: fills changed since
+        # (strategy, currency) → commission of the current revisions, kept as reports and fills arrive
+        self._commission_totals: dict[tuple[str, str], float] = {}
 
     def replay(
         self,
@@ -65,19 +66,16 @@ class PortfolioManager(Actor):
         bookings: Iterable[Booking] = (),
     ) -> None:
         """Start-up: the journal's fills and bookings, booked before the first live fill (no events)."""
-        for fill in [*fills, *(b.as_fill() for b in bookings)]:
-            self._fills[split_exec_id(fill.exec_id)[0]] = fill
-            self.ledger.book(fill)
         for report in commissions:
             self._commissions[report.exec_id] = report
-        self._commission_totals = None
+        for fill in [*fills, *(b.as_fill() for b in bookings)]:
+            self._set_fill(split_exec_id(fill.exec_id)[0], fill)
+            self.ledger.book(fill)
 
     async def handle(self, message: Any) -> Any:
         match message:
             case FillBooked(fill=fill, correction=correction):
-                base = split_exec_id(fill.exec_id)[0]
-                self._fills[base] = fill
-                self._commission_totals = None
+                self._set_fill(split_exec_id(fill.exec_id)[0], fill)
                 if correction:
                     self._rebuild()
                     position = self.ledger.position(fill.strategy_id, fill.con_id)
@@ -90,9 +88,8 @@ class PortfolioManager(Actor):
                     if result is not None:
                         await result
             case CommissionBooked(report=report):
-                self._commissions[report.exec_id] = report
-                self._commission_totals = None
                 charged = self._fills.get(split_exec_id(report.exec_id)[0])
+                self._set_commission(report, charged)
                 if charged is not None and self.bus is not None:
                     self.bus.publish(
                         CommissionCharged(
@@ -108,8 +105,7 @@ class PortfolioManager(Actor):
                 return self.commissions_by_strategy()
             case Book(booking=booking):
                 fill = booking.as_fill()
-                self._fills[fill.exec_id] = fill
-                self._commission_totals = None
+                self._set_fill(fill.exec_id, fill)
                 position, _ = self.ledger.book(fill)
                 if self.bus is not None:
                     self.bus.publish(PositionChanged(position=position))
@@ -133,25 +129,49 @@ class PortfolioManager(Actor):
             out.append(msgspec.structs.replace(fill, commission=report.commission) if report else fill)
         return out
 
+    def recent_fills(self, limit: int, strategy_id: str | None = None) -> list[Fill]:
+        """The newest ``limit`` current fills (of one strategy), newest first, commission joined.
+
+        Walks back from the newest only as far as it must: a blotter polled every second must not cost
+        more as the day's fills grow."""
+        out: list[Fill] = []
+        for fill in reversed(self._fills.values()):
+            if len(out) >= limit:
+                break
+            if strategy_id is not None and fill.strategy_id != strategy_id:
+                continue
+            report = self._commissions.get(fill.exec_id)
+            out.append(msgspec.structs.replace(fill, commission=report.commission) if report else fill)
+        return out
+
     def positions(self, strategy_id: str | None = None) -> list[Position]:
         return self.ledger.positions(strategy_id)
 
     def commissions_by_currency(self) -> dict[tuple[str, str], float]:
         """Commission per (strategy, currency the report was in), for conversion to the base currency.
 
-        Cached until the next fill or commission: the daily-loss guard asks often, and the day's reports
-        only grow."""
-        if self._commission_totals is not None:
-            return dict(self._commission_totals)
-        out: dict[tuple[str, str], float] = {}
-        for exec_id, report in self._commissions.items():
-            fill = self._fills.get(split_exec_id(exec_id)[0])
-            if fill is None or fill.exec_id != exec_id:
-                continue  # not (or no longer) the current revision of a fill we booked
+        Kept as a running total (a correction moves its revision's commission out): the daily-loss guard
+        asks every second, and walking the day's reports each time grew with the day."""
+        return {key: total for key, total in self._commission_totals.items() if total}
+
+    def _set_fill(self, key: str, fill: Fill) -> None:
+        """Book ``fill`` as the current revision under ``key``; the totals follow which revision counts."""
+        previous = self._fills.get(key)
+        if previous is not None:
+            self._count(previous, self._commissions.get(previous.exec_id), -1.0)
+        self._fills[key] = fill
+        self._count(fill, self._commissions.get(fill.exec_id), +1.0)
+
+    def _set_commission(self, report: CommissionReport, fill: Fill | None) -> None:
+        if fill is not None and fill.exec_id == report.exec_id:  # it charges the current revision
+            self._count(fill, self._commissions.get(report.exec_id), -1.0)  # a repeated report replaces
+            self._count(fill, report, +1.0)
+        self._commissions[report.exec_id] = report
+
+    def _count(self, fill: Fill, report: CommissionReport | None, sign: float) -> None:
+        if report is not None:
             key = (fill.strategy_id, report.currency)
-            out[key] = out.get(key, 0.0) + report.commission
-        self._commission_totals = out
-        return dict(out)
+            self._commission_totals[key] = self._commission_totals.get(key, 0.0) + sign * report.commission
 
     def position(self, strategy_id: str, con_id: int) -> Position | None:
         return self.ledger.position(strategy_id, con_id)

@@ -141,6 +141,9 @@ class TradeManager(Actor):
         ib = self.hub.recorder.ib
         if ib is None or not self.hub.recorder.connected:
             return
+        # Only orders known before asking IB can be missing from its answer; one placed meanwhile (this
+        # also runs after a reconnect, while strategies trade) may simply be newer than the answer.
+        asked_about = {ref for ref, record in self.orders.items() if not record.status.state.is_done}
         try:
             with anyio.fail_after(self.request_timeout):
                 open_trades = await ib.reqAllOpenOrdersAsync()
@@ -158,13 +161,14 @@ class TradeManager(Actor):
             if trade.contract.conId and record.request.con_id is None:
                 record.request = msgspec.structs.replace(record.request, con_id=trade.contract.conId)
             self._on_trade(trade)  # folds IB's view into the record through the mailbox, like live
-        for ref, record in list(self.orders.items()):
-            if ref not in listed and not record.status.state.is_done:
-                await self._close_unknown_to_ib(record)
+        for ref in asked_about - listed:
+            record = self.orders[ref]
+            if not record.status.state.is_done:
+                self._close_unknown_to_ib(record)
         working = sum(1 for r in self.orders.values() if not r.status.state.is_done)
         self.log.info("orders.rebuilt", known=len(self.orders), working=working, open_at_ib=len(open_trades))
 
-    async def _close_unknown_to_ib(self, record: _Order) -> None:
+    def _close_unknown_to_ib(self, record: _Order) -> None:
         """A journaled order IB lists neither open nor completed is not working, whatever the journal says.
 
         It was journaled and then lost before it left the process (ib_async holds messages back above
@@ -176,7 +180,7 @@ class TradeManager(Actor):
             else "IB no longer lists this order, open or completed"
         )
         self.log.warning("order.unknown_to_ib", order_ref=record.order_ref, state=str(record.status.state))
-        await self._status_seen(
+        self.tell_nowait(  # through the mailbox: after a reconnect this runs beside the actor's own task
             TradeStatusSeen(
                 order_ref=record.order_ref,
                 ib_status="Cancelled",

@@ -21,7 +21,7 @@ async def compact_all(store: ArcticStore, targets: Sequence[tuple[str, str]]) ->
     """Compact each existing (library, symbol); a failure is logged, the rest still run. Returns successes."""
     done = 0
     for library, symbol in targets:
-        if symbol not in await store.list_symbols(library):
+        if not await store.has_symbol(library, symbol):
             continue
         try:
             await store.compact(library, symbol)

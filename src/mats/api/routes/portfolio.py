@@ -19,7 +19,7 @@ from mats.api.encoded import read_key
 from mats.api.routes.strategies import trading_of
 from mats.equity import EquityPoint
 from mats.messages import CancelOrder
-from mats.model import DISCRETIONARY
+from mats.model import DISCRETIONARY, OrderStatus
 
 
 class PositionOut(msgspec.Struct, frozen=True):
@@ -154,31 +154,47 @@ def read_fills(
 
 def _fills(ctx: ApiContext, strategy_id: str | None, limit: int) -> list[FillOut]:
     portfolio = trading_of(ctx).portfolio
-    fills = [] if portfolio is None else portfolio.fills()
-    if strategy_id is not None:
-        fills = [f for f in fills if f.strategy_id == strategy_id]
-    out = [
-        FillOut(f.exec_id, f.exec_time, f.strategy_id, f.order_ref, f.symbol, f.con_id, str(f.side), f.qty,
-                f.price, f.commission, f.currency)
-        for f in fills[-max(limit, 0):]
-    ]  # fmt: skip
-    return list(reversed(out))  # newest first, as a blotter reads
+    fills = [] if portfolio is None else portfolio.recent_fills(max(limit, 0), strategy_id)
+    return [
+        FillOut(
+            f.exec_id,
+            f.exec_time,
+            f.strategy_id,
+            f.order_ref,
+            f.symbol,
+            f.con_id,
+            str(f.side),
+            f.qty,
+            f.price,
+            f.commission,
+            f.currency,
+        )
+        for f in fills
+    ]  # fmt: skip  (newest first, as a blotter reads)
 
 
 @get("/api/orders", sync_to_thread=False)
 def read_orders(
-    ctx: Ctx, strategy_id: FromQuery[str | None] = None, open_only: FromQuery[bool] = False
+    ctx: Ctx,
+    strategy_id: FromQuery[str | None] = None,
+    open_only: FromQuery[bool] = False,
+    limit: FromQuery[int] = 1000,
 ) -> list[OrderOut]:
+    """Newest first; the day's older orders are in ArcticDB (``{account}/orders``)."""
     trades = trading_of(ctx).trades
-    statuses = [] if trades is None else [o.status for o in trades.orders.values()]
-    if strategy_id is not None:
-        statuses = [s for s in statuses if s.strategy_id == strategy_id]
-    if open_only:
-        statuses = [s for s in statuses if not s.state.is_done]
+    statuses: list[OrderStatus] = []
+    for record in reversed(trades.orders.values()) if trades is not None else ():
+        if len(statuses) >= max(limit, 0):
+            break
+        status = record.status
+        if (strategy_id is None or status.strategy_id == strategy_id) and not (
+            open_only and status.state.is_done
+        ):
+            statuses.append(status)
     return [
         OrderOut(s.order_ref, s.strategy_id, s.symbol, s.state.value, s.qty, s.filled, s.remaining,
                  s.avg_fill_price, s.perm_id, s.reason, s.at)
-        for s in reversed(statuses)
+        for s in statuses
     ]  # fmt: skip
 
 

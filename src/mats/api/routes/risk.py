@@ -7,12 +7,13 @@ from typing import Any
 
 import msgspec
 from litestar import post
-from litestar.exceptions import NotFoundException, ValidationException
+from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.params import JSONBody
 
 from mats.actors.strategy import InvalidStrategy
 from mats.api.context import Ctx
 from mats.api.routes.strategies import trading_of
+from mats.controls import PositionsUnknown
 
 
 class KillSwitchRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -74,5 +75,8 @@ async def kill_switch(ctx: Ctx, data: JSONBody[KillSwitchRequest]) -> KillSwitch
 
 @post("/api/portfolio/reconcile")
 async def reconcile_now(ctx: Ctx) -> Reconciliation:
-    rows = await trading_of(ctx).reconcile("on demand (API)")
+    try:
+        rows = await trading_of(ctx).reconcile("on demand (API)")
+    except PositionsUnknown as exc:
+        raise HTTPException(status_code=409, detail=str(exc)) from None  # not now: IB is away
     return Reconciliation(as_of=datetime.now(UTC), reconciliation=[msgspec.to_builtins(r) for r in rows])
