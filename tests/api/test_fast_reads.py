@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-import msgspec
 import pytest
 
 from live.support import free_port, wait_for_event
@@ -17,15 +16,12 @@ from mats.api.auth import ApiToken
 from mats.api.encoded import EncodedEnvelopes, EncodedReads
 from mats.api.loopshare import LoopShare
 from mats.api.server import ApiServer
-from mats.config import load_settings
 from mats.engine import Engine
-from mats.ib import Backoff, IBHub
 from mats.messages import AlertRaised, CommissionCharged
 from mats.model import Bar
 from mats.sim import SimServer
-from mats.trading import LiveTrading
 
-from .conftest import TOKEN
+from .conftest import TOKEN, trading_engine
 
 PULSE = {"strategy_id": "pulse_aapl", "cls": "strategies.pulse:Pulse", "symbols": ["AAPL"],
          "params": {"qty": 7, "every": 1}, "bar_size": "1min"}  # fmt: skip
@@ -39,15 +35,8 @@ async def trading_server(
     tmp_path: Path,
 ) -> AsyncIterator[tuple[httpx.AsyncClient, ApiServer, Engine, SimServer]]:
     async with SimServer(port=free_port(), price_interval=0, account_push_interval=0.01) as sim:
-        settings = load_settings(None, environ={}, overrides={"data_dir": str(tmp_path)})
-        settings = msgspec.structs.replace(
-            settings, ib=msgspec.structs.replace(settings.ib, port=sim.port, connect_timeout=2.0)
-        )
-        engine = Engine(settings)
-        engine.hub = IBHub(settings.ib, bus=engine.bus, backoff=Backoff(initial=0.05, maximum=0.2))
-        engine.trading = LiveTrading()
         server = ApiServer(ApiToken(TOKEN), host="127.0.0.1", port=0, web_dist=None)
-        engine.components.extend([engine.hub, engine.trading, server])
+        engine = trading_engine(sim, tmp_path, server)
         running = asyncio.create_task(engine.run(handle_signals=False))
         await asyncio.wait_for(engine.ready.wait(), 20)
         async with httpx.AsyncClient(

@@ -8,35 +8,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-import msgspec
 import pytest
 
 from live.support import free_port, wait_for_event
 from mats.api.app import create_app
 from mats.api.auth import ApiToken
 from mats.api.context import ApiContext
-from mats.config import load_settings
 from mats.engine import Engine
-from mats.ib import Backoff, IBHub
 from mats.messages import CommissionCharged
 from mats.model import Bar
 from mats.sim import SimServer
-from mats.trading import LiveTrading
 
-from .conftest import TOKEN
+from .conftest import TOKEN, trading_engine
 
 
 @pytest.fixture
 async def trading_api(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Engine, SimServer]]:
     async with SimServer(port=free_port(), price_interval=0, account_push_interval=0.01) as sim:
-        settings = load_settings(None, environ={}, overrides={"data_dir": str(tmp_path)})
-        settings = msgspec.structs.replace(
-            settings, ib=msgspec.structs.replace(settings.ib, port=sim.port, connect_timeout=2.0)
-        )
-        engine = Engine(settings)
-        engine.hub = IBHub(settings.ib, bus=engine.bus, backoff=Backoff(initial=0.05, maximum=0.2))
-        engine.trading = LiveTrading()
-        engine.components.extend([engine.hub, engine.trading])
+        engine = trading_engine(sim, tmp_path)
         running = asyncio.create_task(engine.run(handle_signals=False))
         await asyncio.wait_for(engine.ready.wait(), 20)
         app = create_app(ApiContext(engine=engine, token=ApiToken(TOKEN)), web_dist=None)
