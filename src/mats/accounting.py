@@ -198,6 +198,15 @@ class DailyPnL:
         self._last_equity: float | None = None
         self.previous_day: float | None = None  # the PnL of the day that ended at the last reset
 
+    def resume(self, boundary: datetime, start_equity: float) -> None:
+        """Carry on a day begun before a restart: its reset and the equity it started from."""
+        self._boundary, self._start_equity = boundary, start_equity
+
+    @property
+    def day(self) -> tuple[datetime, float] | None:
+        """(the reset this day began at, the equity it started from), once anything was recorded."""
+        return None if self._boundary is None else (self._boundary, self._start_equity)
+
     def update(self, at: datetime, equity: float) -> float:
         """Record equity at ``at``; returns today's PnL."""
         boundary = last_reset(at, self.reset, self.tz)

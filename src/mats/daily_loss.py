@@ -14,9 +14,13 @@ It checks after fills and position changes (bus events, at most once per ``min_g
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, time
+from pathlib import Path
 
+import anyio
+import msgspec
 import structlog
 
 from mats.accounting import DailyPnL, last_reset
@@ -25,6 +29,12 @@ from mats.messages import AlertRaised
 from mats.risk import RiskState
 
 log = structlog.get_logger("mats.daily_loss")
+
+
+class _SavedDays(msgspec.Struct, frozen=True):
+    boundary: datetime  # the reset the day began at
+    start: dict[str, float]  # strategy → its PnL at the start of the day
+
 
 Halt = Callable[[str, str], Awaitable[object]]
 
@@ -41,6 +51,7 @@ class DailyLossGuard:
         tz: str = "America/New_York",
         interval: float = 1.0,
         min_gap: float = 0.1,
+        state_file: Path | None = None,
     ) -> None:
         self.risk = risk
         self._strategy_pnl = strategy_pnl
@@ -54,6 +65,9 @@ class DailyLossGuard:
         self.halted: set[str] = set()  # halted today (halted once, not at every check)
         self._days: dict[str, DailyPnL] = {}
         self._boundary: datetime | None = None
+        # Where each strategy's day began, so a restart mid-day keeps counting today's loss.
+        self.state_file = state_file
+        self._saved: dict[str, float] = {}
 
     async def run(self) -> None:
         """Check now, then after each fill/commission event or every ``interval`` seconds."""
@@ -86,17 +100,60 @@ class DailyLossGuard:
         if self._boundary is not None and boundary > self._boundary:
             self._new_day()
         self._boundary = boundary
+        resumed = await self._load(boundary) if first_check else {}
         for strategy_id, pnl in self._strategy_pnl().items():
             day = self._days.get(strategy_id)
             if day is None:
                 day = self._days[strategy_id] = DailyPnL(self.reset, self.tz)
-                if not first_check:
+                if strategy_id in resumed:
+                    day.resume(boundary, resumed[strategy_id])  # the day began before a restart
+                elif not first_check:
                     day.update(at, 0.0)  # a strategy first seen after start-up began the day flat
             today = self.daily[strategy_id] = day.update(at, pnl)
             try:
                 await self._apply(strategy_id, today)
             except Exception as exc:  # one strategy's trouble must not stop the guard for the others
                 log.error("daily_loss.check_failed", strategy_id=strategy_id, error=repr(exc))
+        await self._save(boundary)
+
+    async def _load(self, boundary: datetime) -> dict[str, float]:
+        """The day's starting PnL per strategy, if the file is from this same day (else nothing)."""
+        if self.state_file is None:
+            return {}
+        try:
+            raw = await anyio.to_thread.run_sync(self.state_file.read_bytes)
+            saved = msgspec.json.decode(raw, type=_SavedDays)
+        except FileNotFoundError:
+            return {}
+        except (OSError, msgspec.DecodeError) as exc:
+            log.warning("daily_loss.state_unreadable", path=str(self.state_file), error=str(exc))
+            return {}
+        if saved.boundary != boundary:
+            return {}  # written on another day: today starts afresh
+        self._saved = dict(saved.start)
+        log.info("daily_loss.resumed", strategies=sorted(saved.start), boundary=boundary.isoformat())
+        return dict(saved.start)
+
+    async def _save(self, boundary: datetime) -> None:
+        """Write the day's starting points when they change (a new strategy, a new day): rarely."""
+        if self.state_file is None:
+            return
+        start = {sid: d.day[1] for sid, d in self._days.items() if d.day is not None and d.day[0] == boundary}
+        if start == self._saved:
+            return
+        self._saved = start
+        data = msgspec.json.encode(_SavedDays(boundary=boundary, start=start))
+        path = self.state_file
+
+        def write() -> None:
+            partial = path.with_suffix(".tmp")
+            partial.write_bytes(data)
+            os.replace(partial, path)
+
+        try:
+            await anyio.to_thread.run_sync(write)
+        except OSError as exc:
+            log.warning("daily_loss.state_not_saved", path=str(path), error=str(exc))
 
     async def _apply(self, strategy_id: str, today: float) -> None:
         limits = self.risk.limits_for(strategy_id)

@@ -185,6 +185,7 @@ class LiveTrading:
             bus=engine.bus,
             reset=settings.daily_pnl_reset,
             tz=settings.daily_pnl_tz,
+            state_file=Path(settings.data_dir) / "daily_loss.json",
         )
         self._daily_loss_task = asyncio.create_task(self.daily_loss.run(), name="daily-loss-guard")
         # The start-up snapshot was taken by the start-up reconciliation (mats.controls).

@@ -197,3 +197,39 @@ async def test_daily_loss_makes_a_strategy_reducing_only_then_halts_it_and_the_r
     evening = datetime(2026, 11, 24, 22, 30, tzinfo=UTC)  # 17:30 New York: a new day
     await guard.check(evening)
     assert risk.reducing_only == {} and guard.daily["s"] == 0.0
+
+
+async def test_a_restart_mid_day_keeps_counting_the_days_loss_and_the_next_day_starts_afresh(
+    tmp_path: Path,
+) -> None:
+    pnl = {"s": -20.0}
+    halted: list[tuple[str, str]] = []
+
+    async def halt(sid: str, reason: str) -> None:
+        halted.append((sid, reason))
+
+    def guard() -> tuple[RiskState, DailyLossGuard]:
+        risk = state(msgspec.structs.replace(OFF, daily_loss_limit=100, daily_loss_halt=300))
+        kept = tmp_path / "daily_loss.json"
+        return risk, DailyLossGuard(
+            risk, lambda: pnl, halt, reset="17:00", tz="America/New_York", state_file=kept
+        )
+
+    morning = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # 10:00 New York: the day starts at -20
+    _, before = guard()
+    await before.check(morning)
+    pnl["s"] = -90.0
+    await before.check(morning)
+    assert before.daily["s"] == -70.0
+
+    noon = datetime(2026, 11, 24, 17, 0, tzinfo=UTC)  # the engine restarts
+    pnl["s"] = -140.0
+    risk, after = guard()
+    await after.check(noon)
+    assert after.daily["s"] == -120.0  # measured from this morning, not from the restart
+    assert "daily loss -120.00" in risk.reducing_only["s"]
+
+    tomorrow = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)  # restarted again, a day later
+    risk, next_day = guard()
+    await next_day.check(tomorrow)
+    assert next_day.daily["s"] == 0.0 and not risk.reducing_only
