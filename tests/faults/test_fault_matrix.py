@@ -73,7 +73,8 @@ async def test_fill_during_gateway_restart_is_recorded_once(sim: SimServer, tmp_
         assert len(made_while_down) == 2 + 3 * 2  # two slices + the two resting orders in three slices each
         assert made_while_down <= booked(desk)
         assert desk.trading.recorder.catch_ups > catch_ups  # they came through reqExecutions on reconnect
-        for handle in (resting_buy, resting_sell, sliced):
+        for handle in (resting_buy, resting_sell, sliced):  # the strategy hears it one hop after the books
+            await asyncio.wait_for(handle.filled(), 10)
             assert handle.status is OrderState.FILLED, (handle.order_ref, handle.status)
         outcome = await desk.finish()
     assert_invariants(outcome)
@@ -99,6 +100,7 @@ async def test_fills_held_by_a_nightly_reset_arrive_after_it_and_new_orders_wait
         await desk.until(lambda: all(c.state is ConnectionState.CONNECTED for c in clients), "1102/1101")
         await desk.settle()
         assert held.status is OrderState.REJECTED and "1100" in held.reason
+        await asyncio.wait_for(resting.filled(), 10)  # the strategy hears it one hop after the books
         assert resting.status is OrderState.FILLED
         outcome = await desk.finish()
     assert_invariants(outcome)

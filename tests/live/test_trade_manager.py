@@ -168,3 +168,26 @@ async def test_a_command_that_fails_answers_its_asker_and_the_trade_manager_keep
         await manager.ask(PlaceOrder(request=request(manager, "s1", "AAPL", 5), order_ref="mats:s1:AFTER"))
         await wait_for_event(orders, final("Filled"))
     assert len(sim.control.executions()) == 1
+
+
+async def test_only_the_newest_finished_orders_stay_in_memory_and_an_old_ref_is_never_sent_again(
+    sim: SimServer, hub: IBHub, journal: Journal, bus: EventBus
+) -> None:
+    orders = bus.subscribe(types={"order"})
+    async with Supervisor() as supervisor:
+        manager = await start_trading(hub, journal, bus, supervisor)
+        manager.keep_finished = 2
+        sim.control.set_price("AAPL", 150.0)
+        for n in range(4):
+            ref = f"mats:s1:F{n}"
+            await manager.ask(PlaceOrder(request=request(manager, "s1", "AAPL", 1), order_ref=ref))
+            await wait_for_event(
+                orders, lambda e, ref=ref: e.status.order_ref == ref and e.status.state.is_done
+            )
+        assert sorted(manager.orders) == ["mats:s1:F2", "mats:s1:F3"]  # the newest two
+        again = await manager.ask(
+            PlaceOrder(request=request(manager, "s1", "AAPL", 1), order_ref="mats:s1:F0")
+        )
+        assert not again.accepted and "never sent twice" in again.status.reason
+    assert len(sim.control.orders()) == 4  # the old ref did not reach IB again
+    assert len({s.order_ref for s in await journal.current_orders()}) == 4  # all of them in the journal

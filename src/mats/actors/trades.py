@@ -10,6 +10,7 @@ is not trusted across restarts; the orderRef and, once assigned, the permId are.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +32,8 @@ from mats.store.crashpoints import AFTER_SEND_BEFORE_JOURNAL, crash_point
 from mats.store.journal import Journal
 
 Route = Callable[[str, OrderStatus], Awaitable[None] | None]
+
+KEEP_FINISHED = 10_000  # finished orders the TradeManager keeps in memory (the newest)
 
 _IB_STATES = {
     "PendingSubmit": OrderState.PENDING,
@@ -119,7 +122,10 @@ class TradeManager(Actor):
         self.instruments = instruments
         self.route = route
         self.account = account
-        self.orders: dict[str, _Order] = {}
+        self.orders: dict[str, _Order] = {}  # working orders and the newest ``keep_finished`` finished ones
+        self.keep_finished = KEEP_FINISHED
+        self._finished: deque[str] = deque()  # finished orderRefs still in ``orders``, oldest first
+        self._forgotten: set[str] = set()  # finished and let go: their refs are never used again
 
     async def on_start(self) -> None:
         self.hub.recorder.on_connected.append(self._watch_master)
@@ -134,10 +140,14 @@ class TradeManager(Actor):
         working but IB no longer lists finished while MATS was down, and ``reqCompletedOrders`` says how.
         """
         for status in await self.journal.current_orders():
+            if status.order_ref in self.orders or status.order_ref in self._forgotten:
+                continue
             request = OrderRequest(
                 strategy_id=status.strategy_id, symbol=status.symbol, qty=status.qty or 0.0, con_id=None
             )
-            self.orders.setdefault(status.order_ref, _Order(request, status.order_ref, status))
+            self.orders[status.order_ref] = _Order(request, status.order_ref, status)
+            if status.state.is_done:
+                self._order_finished(status.order_ref)
         ib = self.hub.recorder.ib
         if ib is None or not self.hub.recorder.connected:
             return
@@ -239,6 +249,10 @@ class TradeManager(Actor):
         known = self.orders.get(order_ref)
         if known is not None:  # a retried command: the order exists, never send it twice
             return OrderReply(accepted=known.status.state is not OrderState.REJECTED, status=known.status)
+        if order_ref in self._forgotten:  # … even long after it finished
+            used = self._status(request, order_ref, OrderState.REJECTED, remaining=0.0)
+            reason = f"{order_ref} belongs to an order that finished earlier; it is never sent twice"
+            return OrderReply(accepted=False, status=msgspec.structs.replace(used, reason=reason))
         pending = self._status(request, order_ref, OrderState.PENDING, remaining=abs(request.qty))
         record = _Order(request, order_ref, pending)
         self.orders[order_ref] = record
@@ -343,7 +357,8 @@ class TradeManager(Actor):
         state = _IB_STATES.get(seen.ib_status, record.status.state)
         if state is OrderState.SUBMITTED and seen.filled > 0:
             state = OrderState.PARTIALLY_FILLED
-        if record.status.state.is_done and not state.is_done:
+        was_done = record.status.state.is_done
+        if was_done and not state.is_done:
             return  # a late report from the other client: an order never comes back to life
         updated = msgspec.structs.replace(
             record.status,
@@ -362,6 +377,8 @@ class TradeManager(Actor):
             # nothing more to send for it: let ib_async's Trade go (ManagedClient prunes its own tables)
             record.trade.statusEvent -= self._on_trade
             record.trade = None
+        if state.is_done and not was_done:
+            self._order_finished(record.order_ref)
         await self.journal.record_order_event(updated)
         self._announce(updated)
         if self.route is not None:
@@ -374,6 +391,7 @@ class TradeManager(Actor):
             record.status, state=OrderState.REJECTED, remaining=0.0, reason=reason, at=datetime.now(UTC)
         )
         record.status = rejected
+        self._order_finished(record.order_ref)
         await self.journal.record_order_event(rejected)
         self.log.warning("order.rejected", order_ref=record.order_ref, reason=reason)
         self._announce(rejected)
@@ -420,6 +438,19 @@ class TradeManager(Actor):
             remaining=remaining,
             at=datetime.now(UTC),
         )
+
+    def _order_finished(self, order_ref: str) -> None:
+        """Keep the newest finished orders in memory; older ones live in the journal and ``{account}/orders``.
+
+        A long day is tens of thousands of orders; each one kept made every reconciliation and kill switch
+        walk further and the heap (and the garbage collector's work) grow with the day."""
+        self._finished.append(order_ref)
+        while len(self._finished) > self.keep_finished:
+            oldest = self._finished.popleft()
+            record = self.orders.get(oldest)
+            if record is not None and record.status.state.is_done:
+                del self.orders[oldest]
+                self._forgotten.add(oldest)
 
     def _risk_rejected(self, request: OrderRequest, reason: str) -> None:
         self.log.warning("order.risk_rejected", strategy_id=request.strategy_id, reason=reason)
