@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from mats.actors import EventBus, Supervisor
+from mats.actors import EventBus, Subscription, Supervisor
 from mats.actors.trades import OrderReply, TradeManager
 from mats.ib import IBHub
 from mats.ib.contracts import IBInstrumentResolver
@@ -32,6 +32,11 @@ async def start_trading(hub: IBHub, journal: Journal, bus: EventBus, supervisor:
 def request(manager: TradeManager, strategy: str, symbol: str, qty: float, **kwargs: Any) -> OrderRequest:
     instrument = manager.instruments.resolve(symbol)
     return OrderRequest(StrategyId(strategy), instrument.key, qty, con_id=instrument.con_id, **kwargs)
+
+
+async def place_until_done(manager: TradeManager, orders: Subscription, ref: str, qty: float) -> None:
+    await manager.ask(PlaceOrder(request=request(manager, "s1", "AAPL", qty), order_ref=ref))
+    await wait_for_event(orders, lambda e: e.status.order_ref == ref and e.status.state.is_done)
 
 
 def final(status: str) -> Any:
@@ -111,11 +116,7 @@ async def test_finished_orders_leave_ib_async_tables_so_a_long_day_does_not_grow
         manager = await start_trading(hub, journal, bus, supervisor)
         sim.control.set_price("AAPL", 200.0)
         for n in range(5):
-            ref = f"mats:s1:P{n}"
-            await manager.ask(PlaceOrder(request=request(manager, "s1", "AAPL", 10), order_ref=ref))
-            await wait_for_event(
-                orders, lambda e, ref=ref: e.status.order_ref == ref and e.status.state.is_done
-            )
+            await place_until_done(manager, orders, f"mats:s1:P{n}", 10)
         client = await hub.client_for("s1")
         assert client.ib is not None
         wrapper = client.ib.wrapper
@@ -179,11 +180,7 @@ async def test_only_the_newest_finished_orders_stay_in_memory_and_an_old_ref_is_
         manager.keep_finished = 2
         sim.control.set_price("AAPL", 150.0)
         for n in range(4):
-            ref = f"mats:s1:F{n}"
-            await manager.ask(PlaceOrder(request=request(manager, "s1", "AAPL", 1), order_ref=ref))
-            await wait_for_event(
-                orders, lambda e, ref=ref: e.status.order_ref == ref and e.status.state.is_done
-            )
+            await place_until_done(manager, orders, f"mats:s1:F{n}", 1)
         assert sorted(manager.orders) == ["mats:s1:F2", "mats:s1:F3"]  # the newest two
         again = await manager.ask(
             PlaceOrder(request=request(manager, "s1", "AAPL", 1), order_ref="mats:s1:F0")
