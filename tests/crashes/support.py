@@ -29,7 +29,7 @@ ACCOUNT = "DU0000001"
 
 # The pulse trades AAPL at the market every bar (a fill per bar); the dip buyer keeps a limit bid resting
 # below MSFT (prices never move here), so there is always an open order to rebuild after a crash.
-SETTINGS = """
+PULSE_SETTINGS = """
 data_dir = "{data}"
 [ib]
 port = {port}
@@ -41,7 +41,10 @@ symbols = ["AAPL"]
 params = {{ qty = 5, every = 1 }}
 bar_size = "5s"
 autostart = true
-[[strategies]]
+"""
+SETTINGS = (
+    PULSE_SETTINGS
+    + """[[strategies]]
 strategy_id = "dip_msft"
 cls = "strategies.dip_buyer:DipBuyer"
 symbols = ["MSFT"]
@@ -49,6 +52,7 @@ params = {{ qty = 3, discount = 0.01, patience = 2 }}
 bar_size = "5s"
 autostart = true
 """
+)
 
 
 async def start_engine(

@@ -12,25 +12,12 @@ from typing import Any
 import pytest
 import websockets
 
+from crashes.support import PULSE_SETTINGS as SETTINGS
 from crashes.support import api, start_engine
 from mats.sim import SimServer
 from mats.sim.clock import VirtualClock
 
 from .support import free_port
-
-SETTINGS = """
-data_dir = "{data}"
-[ib]
-port = {port}
-connect_timeout = 3.0
-[[strategies]]
-strategy_id = "pulse_aapl"
-cls = "strategies.pulse:Pulse"
-symbols = ["AAPL"]
-params = {{ qty = 5, every = 1 }}
-bar_size = "5s"
-autostart = true
-"""
 
 
 async def next_fill(url: str, token: str) -> dict[str, Any]:
