@@ -22,6 +22,7 @@ from mats.ib import Backoff, IBHub
 from mats.messages import CommissionCharged
 from mats.model import Bar
 from mats.sim import SimServer
+from mats.sim.clock import VirtualClock
 from mats.storage import StoreComponent
 from mats.trading import LiveTrading
 
@@ -60,7 +61,11 @@ async def stop(engine: Engine, task: asyncio.Task[None], client: httpx.AsyncClie
 
 @pytest.fixture
 async def sim() -> AsyncIterator[SimServer]:
-    async with SimServer(port=free_port(), price_interval=0, account_push_interval=0.01) as server:
+    # A stopped clock: no real-time bar of the simulator's own may trigger a second trade mid-test.
+    clock = VirtualClock(start=datetime.now(UTC), running=False)
+    async with SimServer(
+        port=free_port(), clock=clock, price_interval=0, account_push_interval=0.01, day_end=""
+    ) as server:
         yield server
 
 
