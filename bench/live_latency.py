@@ -100,13 +100,14 @@ async def start_engine(
 class SimProcess:
     """``mats sim`` in its own process, as IB Gateway is in production: its work is not MATS's loop lag."""
 
-    def __init__(self) -> None:
+    def __init__(self, *args: str) -> None:
         self.port = free_port()
+        self.args = args or ("--price-interval", "0")
         self.proc: asyncio.subprocess.Process | None = None
 
     async def __aenter__(self) -> SimProcess:
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "mats.cli", "sim", "--port", str(self.port), "--price-interval", "0",
+            sys.executable, "-m", "mats.cli", "sim", "--port", str(self.port), *self.args,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
         )  # fmt: skip
         assert self.proc.stdout is not None
@@ -224,13 +225,25 @@ async def feed(send: Callable[[int], Any], rate: float, seconds: float, sample: 
 # --- 1 + 2: tick → order → fill → position -------------------------------------------------------
 
 
-async def tick_to_order(bars: int, data_dir: Path, *, commit_first: bool = False) -> dict[str, list[float]]:
+async def tick_to_order(
+    bars: int, data_dir: Path, *, commit_first: bool = False, in_process: bool = False
+) -> dict[str, list[float]]:
     """``commit_first``: the earlier path, for comparison in the same run: the order waits for the SQLite
-    commit of its PendingSubmit event on the journal thread instead of the intent log's write."""
-    clock = VirtualClock(start=START, running=False)
-    async with SimServer(
-        port=free_port(), clock=clock, price_interval=1.0, account_push_interval=0.01, day_end=""
-    ) as sim:
+    commit of its PendingSubmit event on the journal thread instead of the intent log's write.
+
+    The simulator runs in its own process (as IB Gateway does), its clock at ``ORDERS_PER_SECOND`` 5-second
+    bars per second; ``in_process`` puts it on the engine's loop with its clock paused and stepped, one bar
+    at a time (its own work then lands inside the measured spans)."""
+    sim: SimServer | SimProcess
+    if in_process:
+        clock = VirtualClock(start=START, running=False)
+        sim = SimServer(
+            port=free_port(), clock=clock, price_interval=1.0, account_push_interval=0.01, day_end=""
+        )
+    else:
+        speed = str(5 * ORDERS_PER_SECOND)
+        sim = SimProcess("--speed", speed, "--start", START.isoformat(), "--day-end", "", "--price-interval", "1")
+    async with sim:
         spec = StrategySpec(
             "probe", "strategies.pulse:Pulse", ["AAPL"], {"qty": 1, "every": 1}, bar_size="5s", autostart=True
         )
@@ -242,7 +255,7 @@ async def tick_to_order(bars: int, data_dir: Path, *, commit_first: bool = False
 
 
 async def _measure_tick_to_order(
-    sim: SimServer, engine: Engine, trading: LiveTrading, bars: int, commit_first: bool = False
+    sim: SimServer | SimProcess, engine: Engine, trading: LiveTrading, bars: int, commit_first: bool = False
 ) -> dict[str, list[float]]:
     assert engine.hub is not None and engine.hub.engine.ib is not None
     loop = asyncio.get_running_loop()
@@ -305,13 +318,15 @@ async def _measure_tick_to_order(
     send = order_socket.sendMsg
 
     def send_msg(msg: bytes) -> None:
-        send(msg)
+        # Timed as the write is issued: with the simulator in another process, the write's syscall wakes
+        # it, and on a busy box the kernel may run it before returning here (not MATS's time).
         if msg[4:6] == PLACE_ORDER and state["bar_read"] is not None:
             state["write"] = time.perf_counter()
             out["tick_to_order"].append(state["write"] - state["bar_read"])
             out["tick_to_order_cpu"].append(time.thread_time() - state["bar_read_cpu"])
             out["tick_to_strategy"].append(state["handled"] - state["bar_read"])
             state["bar_read"] = None
+        send(msg)
 
     publish = engine.bus.publish
 
@@ -345,12 +360,13 @@ async def _measure_tick_to_order(
             throttled[0] = 0
         # IB takes 50 messages/s per client and ib_async holds back what is over 45/s: bars come at
         # 40/s, so what is measured is latency, never that queue.
-        await asyncio.sleep(max(0.0, next_bar - loop.time()))
-        next_bar = loop.time() + 1 / ORDERS_PER_SECOND
-        state["write"] = state["fill"] = None
         state["waiter"] = loop.create_future()
-        sim.control.advance(5)  # one 5-second real-time bar → one strategy bar → one order
-        await asyncio.wait_for(state["waiter"], 10)
+        if isinstance(sim, SimServer):
+            await asyncio.sleep(max(0.0, next_bar - loop.time()))
+            next_bar = loop.time() + 1 / ORDERS_PER_SECOND
+            state["write"] = state["fill"] = None
+            sim.control.advance(5)  # one 5-second real-time bar → one strategy bar → one order
+        await asyncio.wait_for(state["waiter"], 10)  # the next order's position
     out["throttled"] = [float(throttled[0])]
     return out
 
@@ -511,8 +527,10 @@ async def main(args: argparse.Namespace) -> int:
     )
     hops, trips = await bare_socket_baseline(args.bars)
     with tempfile.TemporaryDirectory() as tmp:
-        t = await tick_to_order(args.bars, Path(tmp) / "latency")
-        t_commit = await tick_to_order(args.bars, Path(tmp) / "latency_commit", commit_first=True)
+        t = await tick_to_order(args.bars, Path(tmp) / "latency", in_process=args.sim_in_process)
+        t_commit = await tick_to_order(
+            args.bars, Path(tmp) / "latency_commit", commit_first=True, in_process=args.sim_in_process
+        )
         bare_coarse, bare_fine = await bare_actors_baseline(
             args.strategies, args.rate, min(args.seconds, 3.0)
         )
@@ -593,7 +611,7 @@ if __name__ == "__main__":
     parser.add_argument("--bars", type=int, default=300, help="bars (and orders) for parts 1 and 2")
     parser.add_argument("--strategies", type=int, default=98)
     parser.add_argument(
-        "--sim-in-process", action="store_true", help="part 3 with the simulator on the engine's own loop"
+        "--sim-in-process", action="store_true", help="the simulator on the engine's own loop (stepped in part 1)"
     )
     parser.add_argument("--rate", type=float, default=5000.0, help="bars per second in total, part 3")
     parser.add_argument("--seconds", type=float, default=10.0, help="how long part 3 feeds bars")

@@ -143,6 +143,11 @@ class EngineLife:
                         raise AssertionError(f"the engine did not trade on the bar of {bar_time}") from None
         except (websockets.ConnectionClosed, ConnectionError):
             return  # the engine is gone: what we came for
+        except websockets.InvalidMessage:  # cut off inside the handshake: by a kill, and only by a kill
+            try:
+                await asyncio.wait_for(self.process.wait(), 10)
+            except TimeoutError:
+                raise AssertionError("the engine answered /api/stream with a broken handshake") from None
 
     async def killed(self, sim: SimServer, context: str) -> int:
         """Wait for the process to die and for the simulator to drop its sockets (else: 326)."""

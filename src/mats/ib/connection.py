@@ -22,24 +22,10 @@ import structlog
 from ib_async import IB, StartupFetch, Trade
 
 from mats.actors.bus import EventBus
+from mats.ib import speedups  # noqa: F401  (installs faster ib_async hot paths)
 from mats.ib.errors import Severity, Signal, classify, farm_of
+from mats.ib.reader import DecodeBudget, PacedReader, install_paced_reader
 from mats.messages import AlertRaised, ConnectionChanged
-
-
-def _trade_summary(trade: Trade) -> str:
-    order, status = trade.order, trade.orderStatus
-    return (
-        f"Trade(orderId={order.orderId}, permId={order.permId}, orderRef={order.orderRef!r}, "
-        f"{order.action} {order.totalQuantity:g} {trade.contract.symbol or trade.contract.conId}, "
-        f"status={status.status!r}, filled={status.filled:g}, log={len(trade.log)})"
-    )
-
-
-# ib_async formats ``f"orderStatus: {trade}"`` (and placeOrder, openOrder, cancelOrder) before the logging
-# level is checked, and a Trade's full repr walks every field of its Order: about 70 µs, several times per
-# order and per client that sees it, on the loop. MATS logs its own, shorter lines (and silences ib_async's
-# INFO), so the repr is cut to what identifies the order.
-Trade.__repr__ = _trade_summary  # type: ignore[method-assign,assignment]
 
 
 class ClientRole(StrEnum):
@@ -94,6 +80,7 @@ class ManagedClient:
         account: str = "",
         connect_timeout: float = 10.0,
         backoff: Backoff | None = None,
+        decode_budget: DecodeBudget | None = None,
     ) -> None:
         self.client_id = client_id
         self.role = role
@@ -104,6 +91,8 @@ class ManagedClient:
         self.connect_timeout = connect_timeout
         self.backoff = backoff or Backoff()
         self.ib: IB | None = None
+        self.reader: PacedReader | None = None
+        self.decode_budget = decode_budget or DecodeBudget()  # shared by the hub's clients
         self.state = ConnectionState.DISCONNECTED
         self.stale_farms: set[str] = set()
         self.connects = 0
@@ -126,6 +115,7 @@ class ManagedClient:
         """Keep the client connected until ``stop``; run it as a task (again after a stop, to resume)."""
         if self.ib is None:
             self.ib = IB()
+            self.reader = install_paced_reader(self.ib, self.decode_budget)
             self.ib.errorEvent += self._on_error
             self.ib.disconnectedEvent += self._on_disconnected
             self.ib.orderStatusEvent += self._on_order_status

@@ -19,6 +19,7 @@ from mats.config import IBSettings
 from mats.ib.allocation import ENGINE_CLIENT_ID, ClientAllocator
 from mats.ib.connection import Backoff, ClientRole, ManagedClient
 from mats.ib.pacing import Pacing
+from mats.ib.reader import DecodeBudget
 
 if TYPE_CHECKING:
     from mats.engine import Engine
@@ -36,6 +37,7 @@ class IBHub:
         self.bus = bus
         self.backoff = backoff
         self.pacing = Pacing()
+        self.decode_budget = DecodeBudget()  # one loop, one budget: every client's socket shares it
         self.allocator = ClientAllocator(
             max_clients=settings.max_clients, master_client_id=settings.master_client_id
         )
@@ -169,6 +171,7 @@ class IBHub:
             account=self.settings.account,
             connect_timeout=self.settings.connect_timeout,
             backoff=self.backoff,
+            decode_budget=self.decode_budget,
         )
         self.clients[client_id] = client
         return client
