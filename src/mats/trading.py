@@ -16,7 +16,6 @@ import anyio
 import msgspec
 import structlog
 
-from mats.accounting import unrealized_pnl
 from mats.actors.portfolio import PortfolioManager
 from mats.actors.recorder import Recorder
 from mats.actors.strategy import (
@@ -45,6 +44,7 @@ from mats.storage import load_strategy_specs, save_strategy_specs
 from mats.store.flusher import STREAMS, Flusher
 from mats.store.journal import Durability, Journal
 from mats.store.maintenance import compact_periodically
+from mats.valuation import AccountValuation
 
 if TYPE_CHECKING:
     from mats.engine import Engine
@@ -84,6 +84,7 @@ class LiveTrading:
         self.feed: RealTimeBarFeed | None = None
         self.fx: FXCache | None = None
         self.risk: RiskState | None = None
+        self.valuation: AccountValuation | None = None
         self.controls = AccountControls(self)
         self._hourly: asyncio.Task[None] | None = None
         self._equity_task: asyncio.Task[None] | None = None
@@ -117,6 +118,9 @@ class LiveTrading:
             await self.journal.current_fills(), bookings=await self.journal.current_bookings()
         )
         await sup.spawn(self.portfolio)
+        valuation = self.valuation = AccountValuation(
+            hub.engine, self.portfolio, self.fx, settings.base_currency
+        )
         self.recorder = Recorder(self.journal, hub.recorder, bus=bus, forward=self.portfolio.tell)
         await sup.spawn(self.recorder)
         if hub.recorder.connected:
@@ -148,7 +152,7 @@ class LiveTrading:
         self.broker = LiveBroker(
             self.instruments,
             ask_trades=trades.ask_nowait,
-            total_equity=lambda: self._net_liquidation(hub, settings.base_currency),
+            total_equity=valuation.net_liquidation,
             position_of=portfolio.position,
             base_currency=settings.base_currency,
             schedule=self._schedule,
@@ -172,15 +176,15 @@ class LiveTrading:
         hub.recorder.on_connected.append(self.controls.reconcile_after_reconnect)  # after its catch-up
         self._hourly = asyncio.create_task(self.controls.reconcile_hourly(), name="reconcile-hourly")
         self.equity = EquityTracker(
-            lambda: self._net_liquidation(hub, settings.base_currency),
-            self._strategy_pnl,
+            valuation.net_liquidation,
+            valuation.strategy_pnl,
             reset=settings.daily_pnl_reset,
             tz=settings.daily_pnl_tz,
         )
         self._equity_task = asyncio.create_task(self.equity.run(), name="equity-tracker")
         self.daily_loss = DailyLossGuard(
             self.risk,
-            self._strategy_pnl,
+            valuation.strategy_pnl,
             lambda sid, reason: self.kill_switch(strategy_id=sid, reason=reason),
             bus=engine.bus,
             reset=settings.daily_pnl_reset,
@@ -410,71 +414,29 @@ class LiveTrading:
             raise RuntimeError("live trading needs the engine's IBHub")
         return engine.hub
 
-    def market_prices(self) -> dict[int, float]:
-        """conId → the market price IB reports for the account's positions (the engine client's portfolio)."""
-        hub = self.engine.hub if self.engine is not None else None
-        ib = hub.engine.ib if hub is not None else None
-        return {item.contract.conId: float(item.marketPrice) for item in ib.portfolio()} if ib else {}
-
-    def _strategy_pnl(self) -> dict[str, float]:
-        """Each strategy's realized + unrealized PnL less commissions, in the base currency, at IB's
-        portfolio prices; a strategy holding a currency with no rate yet is left out of this sample."""
-        if self.portfolio is None:
-            return {}
-        prices = self.market_prices()
-        out: dict[str, float] = {}
-        unconvertible: set[str] = set()
-        for position in self.portfolio.positions():
-            price = prices.get(position.con_id, position.avg_cost)
-            unrealized = unrealized_pnl(position, price)
-            try:
-                rate = self.to_base(position.currency)
-            except LookupError:
-                unconvertible.add(position.strategy_id)
-                continue
-            out[position.strategy_id] = (
-                out.get(position.strategy_id, 0.0) + (position.realized_pnl + unrealized) * rate
-            )
-        for (strategy_id, currency), commission in self.portfolio.commissions_by_currency().items():
-            try:
-                out[strategy_id] = out.get(strategy_id, 0.0) - commission * self.to_base(currency)
-            except LookupError:
-                unconvertible.add(strategy_id)
-        for strategy_id in unconvertible:
-            out.pop(strategy_id, None)
-        return out
-
     async def snapshot(self, kind: SnapshotKind = "on_demand") -> int:
         """Append the books to ``{account}/portfolio`` and ``{account}/strategy_{id}`` (rows written)."""
-        engine, portfolio = self.engine, self.portfolio
-        if engine is None or engine.store is None or portfolio is None or not self.account:
+        engine, portfolio, valuation = self.engine, self.portfolio, self.valuation
+        if (
+            engine is None
+            or engine.store is None
+            or portfolio is None
+            or valuation is None
+            or not self.account
+        ):
             return 0
-        prices = self.market_prices()
+        prices = valuation.market_prices()
         equity = {sid: spec.equity for sid, spec in self.specs.items()}
         try:
             return await write_snapshots(
-                engine.store, self.account, portfolio.positions(), prices, self.to_base, equity, kind=kind
+                engine.store,
+                self.account,
+                portfolio.positions(),
+                prices,
+                valuation.to_base,
+                equity,
+                kind=kind,
             )
         except Exception as exc:  # storage trouble must not stop trading; the journal has everything
             log.error("snapshots.failed", error=repr(exc))
             return 0
-
-    def to_base(self, currency: str) -> float:
-        """The rate from ``currency`` to the base currency; LookupError when there is no fresh quote."""
-        base = self.engine.settings.base_currency if self.engine is not None else "USD"
-        if currency == base:
-            return 1.0
-        if self.fx is None:
-            raise LookupError(f"no FX rates: {currency} cannot be converted to {base}")
-        return self.fx.rate(currency, base)
-
-    @staticmethod
-    def _net_liquidation(hub: IBHub, base_currency: str) -> float:
-        """NetLiquidation in the base currency, from the engine client's account updates."""
-        ib = hub.engine.ib
-        if ib is None:
-            return 0.0
-        for value in ib.accountValues():
-            if value.tag == "NetLiquidation" and value.currency in (base_currency, "BASE"):
-                return float(value.value)
-        return 0.0

@@ -227,14 +227,14 @@ async def test_a_eur_stock_in_a_usd_account_is_valued_in_dollars_as_by_hand(
         async with asyncio.timeout(10):
             while True:
                 try:
-                    rate = trading.to_base("EUR")
+                    rate = trading.valuation.to_base("EUR")
                     prices = {i.contract.conId: i.marketPrice for i in engine_ib.portfolio()}
                     if prices.get(instrument.con_id) == 125.0:
                         break
                 except LookupError:
                     pass
                 await engine_ib.updateEvent  # each message the engine's client processes
-        pnl = trading._strategy_pnl()["europe"]
+        pnl = trading.valuation.strategy_pnl()["europe"]
         [execution] = sim.control.executions()
     finally:
         await stop_engine(engine, task)

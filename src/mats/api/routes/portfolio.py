@@ -87,7 +87,8 @@ def _portfolio(ctx: ApiContext) -> PortfolioOut:
     trading = trading_of(ctx)
     portfolio, broker = trading.portfolio, trading.broker
     hub = ctx.engine.hub
-    prices = trading.market_prices()
+    valuation = trading.valuation
+    prices = valuation.market_prices() if valuation is not None else {}
     positions = []
     if portfolio is not None:
         for p in portfolio.positions():
@@ -96,7 +97,9 @@ def _portfolio(ctx: ApiContext) -> PortfolioOut:
             price = prices.get(p.con_id)
             value = market_value(p, price) if price is not None else None
             try:
-                value_base = value * trading.to_base(p.currency) if value is not None else None
+                value_base = None
+                if value is not None and valuation is not None:
+                    value_base = value * valuation.to_base(p.currency)
             except LookupError:
                 value_base = None
             positions.append(
