@@ -1,26 +1,29 @@
 """Live-path latency: a bar read off the socket → the order written to it, order → fill → position, and
-98 strategies on a 32-client gateway at 5,000 bars/s, with the simulator in-process on loopback.
+98 strategies on a 32-client gateway at 5,000 bars/s, with the simulator on loopback in its own process.
 
-    .venv/bin/python bench/live_latency.py [--bars 400] [--strategies 98] [--rate 5000] [--seconds 10]
+    .venv/bin/python bench/live_latency.py [--bars 300] [--strategies 98] [--rate 5000] [--seconds 10]
+                                           [--sim-in-process]
 
 1. Tick to order. The engine trades ``strategies.pulse:Pulse`` (an order on every bar) on 5-second bars
-   built from IB real-time bars. The simulator's virtual clock is paused and advanced 5 s at a time, so
-   each step sends one real-time bar to the engine's client 0. Timestamps: when client 0's socket
-   delivered the bytes holding the bar (``Connection.data_received``), and when the strategy's own
-   client wrote the placeOrder to its socket (``Connection.sendMsg``). Between them: ib_async's decoder,
-   the bar feed, the strategy's mailbox, the strategy, the LiveBroker, the TradeManager's risk check and
-   its journal intent (the order is durable before it is sent), and ib_async's encoder. Then the same
-   again with the order waiting for its SQLite commit instead (the path before the intent log), and the
-   loop thread's CPU time over each span (wall time minus CPU time is time descheduled or waiting for the
-   GIL: on a shared 2-core box, most of the p99).
+   built from IB real-time bars. The simulator runs in its own process, as IB Gateway does, its clock at
+   200x so a 5-second bar arrives every 25 ms (``--sim-in-process``: on the engine's loop, its clock
+   paused and stepped one bar at a time). Timestamps: when client 0's socket delivered the bytes holding
+   the bar (``Connection.data_received``), and when the strategy's own client issued the write of the
+   placeOrder (``Connection.sendMsg``, before the syscall: the write wakes the simulator's process, which
+   a busy kernel may run before returning to us). Between them: ib_async's decoder, the bar feed, the
+   strategy's mailbox, the strategy, the LiveBroker, the TradeManager's risk check and its journal intent
+   (the order is durable before it is sent), and the order's encoding. Then the same again with the order
+   waiting for its SQLite commit instead (the path before the intent log), and the loop thread's CPU
+   time over each span (wall time minus CPU time is time descheduled or waiting for the GIL: on a shared
+   2-core box, most of the p99).
 2. Order → fill → position: from that socket write to the recorder's ``OrderFilled`` and the
-   PortfolioManager's ``PositionChanged`` (bus publish times). The simulator runs on the same loop, so
-   its matching is included.
+   PortfolioManager's ``PositionChanged`` (bus publish times).
 3. Load: 98 strategies (SmaCross 10/50, qty 1) on 30 pooled strategy clients (``ib.max_clients =
    32``), fed bars with ``actor.tell_nowait`` (as the bar feed does) at ``--rate`` bars/s in total for
    ``--seconds``, twice: closes that only rise (no crosses: bars alone), then random walks (crosses:
    orders, fills, journal and portfolio on the same loop). Loop lag is sampled every 50 ms (as the
-   engine's monitor does) and every 5 ms (a probe), mailbox depths every 0.5 s.
+   engine's monitor does) and every 5 ms (a probe), mailbox depths every 0.5 s, and the loop thread's
+   CPU time in every loop iteration (the loop's own work, apart from waiting for a CPU).
 
 Each figure is printed beside a bare asyncio baseline measured in the same run: a protocol whose
 ``data_received`` hands the bytes to a task through an ``asyncio.Queue`` and that task writes a reply
@@ -241,8 +244,10 @@ async def tick_to_order(
             port=free_port(), clock=clock, price_interval=1.0, account_push_interval=0.01, day_end=""
         )
     else:
-        speed = str(5 * ORDERS_PER_SECOND)
-        sim = SimProcess("--speed", speed, "--start", START.isoformat(), "--day-end", "", "--price-interval", "1")
+        speed = str(5 * ORDERS_PER_SECOND)  # one 5-second bar per order slot
+        sim = SimProcess(
+            "--speed", speed, "--start", START.isoformat(), "--day-end", "", "--price-interval", "1"
+        )  # fmt: skip
     async with sim:
         spec = StrategySpec(
             "probe", "strategies.pulse:Pulse", ["AAPL"], {"qty": 1, "every": 1}, bar_size="5s", autostart=True
@@ -441,8 +446,8 @@ async def _feed_strategies(
 
     coarse, fine = LoopLagMonitor(interval=0.05), LoopLagMonitor(interval=0.005)
     monitors = [asyncio.create_task(coarse.run()), asyncio.create_task(fine.run())]
-    pauses = GcPauses()
-    with pauses:
+    pauses, iterations = GcPauses(), IterationCpu()
+    with pauses, iterations:
         sent = await feed(lambda k: actors[k % n].tell_nowait(bars[k]), rate, seconds, sample)
     feed_seconds = time.perf_counter() - t0
     sample()
@@ -468,6 +473,7 @@ async def _feed_strategies(
         "orders": (len(trading.trades.orders) if trading.trades is not None else 0) - orders_before,
         "fills": fills - fills_before,
         "gc": pauses,
+        "iterations": iterations,
     }
 
 
@@ -500,6 +506,34 @@ class GcPauses:
         gc.callbacks.remove(self._callback)
 
 
+class IterationCpu:
+    """The loop thread's CPU time in each loop iteration while active: the loop's own work, which MATS
+    controls, apart from the time the process waits for a CPU (on a shared box, most of a lag spike)."""
+
+    def __init__(self) -> None:
+        self.samples: list[float] = []
+        self._original: Any = None
+
+    def __enter__(self) -> IterationCpu:
+        loop_class = type(asyncio.get_running_loop())
+        original = self._original = loop_class._run_once  # type: ignore[attr-defined]
+        samples = self.samples
+
+        def run_once(loop: Any) -> None:
+            started = time.thread_time()
+            original(loop)
+            samples.append(time.thread_time() - started)
+
+        loop_class._run_once = run_once  # type: ignore[attr-defined]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        type(asyncio.get_running_loop())._run_once = self._original  # type: ignore[attr-defined]
+
+    def over(self, seconds: float) -> int:
+        return sum(1 for s in self.samples if s > seconds)
+
+
 def grew(depths: list[tuple[float, int, int]]) -> bool:
     """Did the total depth trend upwards while bars were fed (last third against the first third)?"""
     totals = [total for _, total, _ in depths[:-1]] or [0]
@@ -522,7 +556,8 @@ def lag(stats: LagStats) -> str:
 async def main(args: argparse.Namespace) -> int:
     configure_logging(level="error")
     print(
-        f"MATS live latency, Python {sys.version.split()[0]}, simulator in-process on loopback; "
+        f"MATS live latency, Python {sys.version.split()[0]}, simulator "
+        f"{'on the engine loop' if args.sim_in_process else 'in its own process'} on loopback; "
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start\n"
     )
     hops, trips = await bare_socket_baseline(args.bars)
@@ -582,6 +617,11 @@ async def main(args: argparse.Namespace) -> int:
         print(f"     loop lag, 5 ms probe     {lag(f)}")
         ratio = c.p99_ms / bare_coarse.p99_ms if bare_coarse.p99_ms > 0 else math.inf
         print(f"     MATS / bare (50 ms p99)  {ratio:.1f}x; slowest handler so far {p['slowest_ms']:.2f} ms")
+        its = p["iterations"].samples
+        print(
+            f"     loop's own CPU per iteration  p99 {ms(pct(its, 0.99))}   p99.9 {ms(pct(its, 0.999))}   "
+            f"max {ms(max(its))}; {p['iterations'].over(0.005)} of {len(its):,} iterations over 5 ms"
+        )
         pauses = p["gc"]
         print(
             f"     GC ran {pauses.count} times, longest {ms(pauses.longest)}; "
@@ -602,7 +642,7 @@ async def main(args: argparse.Namespace) -> int:
         f"\nload average {os.getloadavg()[0]:.2f} at the end; "
         "other processes on this machine skew the figures"
     )
-    print(msgspec.json.encode({"bench": "live_latency", "tick_to_order_p50_ms": pct(t2o, 0.5) * 1000, "tick_to_order_p99_ms": pct(t2o, 0.99) * 1000, "bare_hop_p99_ms": pct(hops, 0.99) * 1000, "order_to_position_p50_ms": pct(o2p, 0.5) * 1000, "bare_trip_p50_ms": pct(trips, 0.5) * 1000, "loop_lag_98_strategies_p99_ms": r["bars and trading"]["coarse"].p99_ms, "bare_loop_lag_p99_ms": bare_coarse.p99_ms}).decode())  # noqa: E501  # fmt: skip
+    print(msgspec.json.encode({"bench": "live_latency", "tick_to_order_p50_ms": pct(t2o, 0.5) * 1000, "tick_to_order_p99_ms": pct(t2o, 0.99) * 1000, "bare_hop_p99_ms": pct(hops, 0.99) * 1000, "order_to_position_p50_ms": pct(o2p, 0.5) * 1000, "bare_trip_p50_ms": pct(trips, 0.5) * 1000, "loop_lag_98_strategies_p99_ms": r["bars and trading"]["coarse"].p99_ms, "loop_cpu_per_iteration_p99_ms": pct(r["bars and trading"]["iterations"].samples, 0.99) * 1000, "bare_loop_lag_p99_ms": bare_coarse.p99_ms}).decode())  # noqa: E501  # fmt: skip
     return 0 if ok1 and ok3 else 1
 
 
@@ -611,7 +651,9 @@ if __name__ == "__main__":
     parser.add_argument("--bars", type=int, default=300, help="bars (and orders) for parts 1 and 2")
     parser.add_argument("--strategies", type=int, default=98)
     parser.add_argument(
-        "--sim-in-process", action="store_true", help="the simulator on the engine's own loop (stepped in part 1)"
+        "--sim-in-process",
+        action="store_true",
+        help="the simulator on the engine's own loop (its clock stepped in part 1)",
     )
     parser.add_argument("--rate", type=float, default=5000.0, help="bars per second in total, part 3")
     parser.add_argument("--seconds", type=float, default=10.0, help="how long part 3 feeds bars")
