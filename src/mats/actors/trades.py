@@ -21,6 +21,7 @@ from ib_async import Order, Trade
 
 from mats.actors.base import CORE_ACTOR_POLICY, Actor
 from mats.actors.bus import EventBus
+from mats.actors.finished_refs import FinishedRefs
 from mats.ib.connection import ManagedClient
 from mats.ib.contracts import IBInstrumentResolver, contract_for
 from mats.ib.errors import Signal, classify
@@ -125,7 +126,7 @@ class TradeManager(Actor):
         self.orders: dict[str, _Order] = {}  # working orders and the newest ``keep_finished`` finished ones
         self.keep_finished = KEEP_FINISHED
         self._finished: deque[str] = deque()  # finished orderRefs still in ``orders``, oldest first
-        self._forgotten: set[str] = set()  # finished and let go: their refs are never used again
+        self._forgotten = FinishedRefs()  # finished and let go: their refs are never used again
 
     async def on_start(self) -> None:
         self.hub.recorder.on_connected.append(self._watch_master)
