@@ -53,7 +53,8 @@ import numpy as np
 
 from mats.config import load_settings
 from mats.engine import Engine
-from mats.ib import Backoff, IBHub
+from mats.ib import Backoff
+from mats.launch import live_engine
 from mats.logging import configure_logging
 from mats.looplag import LagStats, LoopLagMonitor
 from mats.messages import OrderFilled, PositionChanged
@@ -90,11 +91,7 @@ async def start_engine(
 ) -> tuple[Engine, LiveTrading, asyncio.Task[None]]:
     settings = load_settings(None, environ={}, overrides={"data_dir": str(data_dir)})
     ib = msgspec.structs.replace(settings.ib, port=sim.port, connect_timeout=5.0, max_clients=32)
-    settings = msgspec.structs.replace(settings, ib=ib, strategies=specs)
-    engine = Engine(settings)
-    engine.hub = IBHub(settings.ib, bus=engine.bus, backoff=FAST)
-    trading = LiveTrading()
-    engine.components.extend([engine.hub, trading])
+    engine, trading = live_engine(msgspec.structs.replace(settings, ib=ib, strategies=specs), backoff=FAST)
     task = asyncio.create_task(engine.run(handle_signals=False))
     await asyncio.wait_for(engine.ready.wait(), 60)
     return engine, trading, task

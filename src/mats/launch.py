@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from typing import TextIO
 
@@ -16,7 +17,8 @@ import structlog
 from mats.api.auth import ApiToken, load_or_create_token
 from mats.api.server import ApiServer
 from mats.config import Settings
-from mats.engine import Engine
+from mats.engine import Component, Engine
+from mats.ib.connection import Backoff
 from mats.ib.hub import IBHub
 from mats.model import StrategySpec
 from mats.storage import StoreComponent
@@ -56,17 +58,29 @@ DEMO_STRATEGIES = [
 ]
 
 
+def live_engine(
+    settings: Settings,
+    *,
+    store: StoreComponent | None = None,
+    backoff: Backoff | None = None,
+    after: Sequence[Component] = (),
+) -> tuple[Engine, LiveTrading]:
+    """The live path's wiring, in start order: the store (if any), the IB clients, LiveTrading, then
+    ``after`` (the API, say). Tests and benchmarks build the same engine ``mats serve`` runs from here."""
+    engine = Engine(settings)
+    engine.hub = IBHub(settings.ib, bus=engine.bus, backoff=backoff)
+    trading = engine.trading = LiveTrading()
+    components: list[Component] = [store] if store is not None else []
+    engine.components.extend([*components, engine.hub, trading, *after])
+    return engine, trading
+
+
 def build_engine(
     settings: Settings, token: ApiToken, *, web_port: int | None = None
 ) -> tuple[Engine, ApiServer]:
-    engine = Engine(settings)
     store = StoreComponent(settings.resolved_arctic_uri, settings.storage.namespace)
-    hub = IBHub(settings.ib, bus=engine.bus)
-    engine.hub = hub
-    trading = LiveTrading()
-    engine.trading = trading
     api = ApiServer(token, port=web_port)
-    engine.components.extend([store, hub, trading, api])
+    engine, _ = live_engine(settings, store=store, after=[api])
     return engine, api
 
 

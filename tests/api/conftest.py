@@ -8,32 +8,26 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
-import msgspec
 import pytest
 
+from live.support import sim_settings
 from mats.api.app import create_app
 from mats.api.auth import ApiToken
 from mats.api.context import ApiContext
 from mats.api.server import ApiServer
 from mats.config import load_settings
 from mats.engine import Component, Engine
-from mats.ib import Backoff, IBHub
+from mats.ib import Backoff
+from mats.launch import live_engine
 from mats.sim import SimServer
-from mats.trading import LiveTrading
 
 TOKEN = "test-token-0123456789abcdef"
 
 
 def trading_engine(sim: SimServer, data_dir: Path, *components: Component) -> Engine:
     """An engine that trades against ``sim`` (IB clients + LiveTrading), plus ``components`` after them."""
-    settings = load_settings(None, environ={}, overrides={"data_dir": str(data_dir)})
-    settings = msgspec.structs.replace(
-        settings, ib=msgspec.structs.replace(settings.ib, port=sim.port, connect_timeout=2.0)
-    )
-    engine = Engine(settings)
-    engine.hub = IBHub(settings.ib, bus=engine.bus, backoff=Backoff(initial=0.05, maximum=0.2))
-    engine.trading = LiveTrading()
-    engine.components.extend([engine.hub, engine.trading, *components])
+    settings = sim_settings(sim.port, data_dir)
+    engine, _ = live_engine(settings, backoff=Backoff(initial=0.05, maximum=0.2), after=components)
     return engine
 
 

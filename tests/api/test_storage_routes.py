@@ -18,13 +18,13 @@ from mats.api.auth import ApiToken
 from mats.api.context import ApiContext
 from mats.config import Settings, load_settings
 from mats.engine import Engine
-from mats.ib import Backoff, IBHub
+from mats.ib import Backoff
+from mats.launch import live_engine
 from mats.messages import CommissionCharged
 from mats.model import Bar
 from mats.sim import SimServer
 from mats.sim.clock import VirtualClock
 from mats.storage import StoreComponent
-from mats.trading import LiveTrading
 
 from .conftest import TOKEN
 
@@ -37,11 +37,8 @@ def settings_for(sim: SimServer, data_dir: Path) -> Settings:
 
 
 async def start(settings: Settings) -> tuple[Engine, asyncio.Task[None], httpx.AsyncClient]:
-    engine = Engine(settings)
-    engine.hub = IBHub(settings.ib, bus=engine.bus, backoff=Backoff(initial=0.05, maximum=0.2))
-    engine.trading = LiveTrading()
     store = StoreComponent(settings.resolved_arctic_uri, settings.storage.namespace)
-    engine.components.extend([store, engine.hub, engine.trading])
+    engine, _ = live_engine(settings, store=store, backoff=Backoff(initial=0.05, maximum=0.2))
     task = asyncio.create_task(engine.run(handle_signals=False))
     await asyncio.wait_for(engine.ready.wait(), 30)
     app = create_app(ApiContext(engine=engine, token=ApiToken(TOKEN)), web_dist=None)

@@ -9,14 +9,12 @@ from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import msgspec
 import pytest
 
 from live.conftest import FAST
-from live.support import wait_for_event
-from mats.config import load_settings
+from live.support import sim_settings, wait_for_event
 from mats.engine import Engine
-from mats.ib import IBHub
+from mats.launch import live_engine
 from mats.messages import CommissionCharged
 from mats.model import Bar, StrategySpec
 from mats.sim import SimServer
@@ -77,15 +75,10 @@ async def test_a_restart_after_the_reset_takes_no_late_end_of_day_snapshot() -> 
 async def run_engine_with_store(
     sim: SimServer, tmp_path: Path, specs: list[StrategySpec]
 ) -> tuple[Engine, LiveTrading, asyncio.Task[None]]:
-    overrides = {"data_dir": str(tmp_path), "daily_pnl_reset": "16:30", "daily_pnl_tz": "Europe/London"}
-    settings = load_settings(None, environ={}, overrides=overrides)
-    ib = msgspec.structs.replace(settings.ib, port=sim.port, connect_timeout=2.0)
-    settings = msgspec.structs.replace(settings, ib=ib, strategies=specs)
-    engine = Engine(settings)
-    engine.hub = IBHub(settings.ib, bus=engine.bus, backoff=FAST)
-    trading = LiveTrading()
+    overrides = {"daily_pnl_reset": "16:30", "daily_pnl_tz": "Europe/London"}
+    settings = sim_settings(sim.port, tmp_path, specs, overrides=overrides)
     store = StoreComponent(settings.resolved_arctic_uri, settings.storage.namespace)
-    engine.components.extend([store, engine.hub, trading])
+    engine, trading = live_engine(settings, store=store, backoff=FAST)
     task = asyncio.create_task(engine.run(handle_signals=False))
     await asyncio.wait_for(engine.ready.wait(), 20)
     return engine, trading, task

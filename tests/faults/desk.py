@@ -14,17 +14,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import pandas as pd
 
 from live.conftest import FAST
-from live.support import wait_for_event
+from live.support import sim_settings, wait_for_event
 from live.test_live_strategies import bar
 from mats.actors import Subscription
 from mats.brokers.orders import OrderHandle
-from mats.config import load_settings
-from mats.engine import Engine
-from mats.ib import IBHub
+from mats.launch import live_engine
 from mats.messages import CancelOrder
 from mats.model import ORDER_REF_PREFIX, OrderState, StrategySpec
 from mats.sim import SimServer
@@ -34,7 +31,6 @@ from mats.store.arctic import ArcticStore
 from mats.store.reader import FillsReader
 from mats.store.schemas import FILLS, FILLS_SYMBOL
 from mats.strategy import BaseStrategy
-from mats.trading import LiveTrading
 
 from .invariants import Outcome
 
@@ -65,17 +61,11 @@ class Desk:
     """One running engine; ``finish`` stops it and returns what the invariants need."""
 
     def __init__(self, sim: SimServer, workdir: Path, specs: list[StrategySpec]) -> None:
-        settings = load_settings(None, environ={}, overrides={"data_dir": str(workdir)})
-        ib = msgspec.structs.replace(settings.ib, port=sim.port, connect_timeout=2.0)
-        self.settings = msgspec.structs.replace(settings, ib=ib, strategies=specs)
+        self.settings = sim_settings(sim.port, workdir, specs)
         self.sim = sim
         self.workdir = workdir
-        self.engine = Engine(self.settings)
-        self.engine.hub = IBHub(self.settings.ib, bus=self.engine.bus, backoff=FAST)
-        self.trading = LiveTrading()
-        self.engine.components.extend(
-            [StoreComponent(self.settings.resolved_arctic_uri), self.engine.hub, self.trading]
-        )
+        store = StoreComponent(self.settings.resolved_arctic_uri)
+        self.engine, self.trading = live_engine(self.settings, store=store, backoff=FAST)
         self.expected_breaks: dict[int, float] = {}
         self._task: asyncio.Task[None] | None = None
         self._changes: Subscription | None = None

@@ -3,14 +3,13 @@ changes its encoder fails here, not in production)."""
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import functools
 import math
 
 from hypothesis import given
 from hypothesis import strategies as st
-import dataclasses
-
 from ib_async import (
     ComboLeg,
     Contract,
@@ -107,7 +106,7 @@ def test_parsing_decoded_text_into_objects_matches_ib_async(cls: type, data: st.
     for f in dataclasses.fields(cls):
         if type(f.default) in (int, float, bool):
             raw = data.draw(text)
-            if type(f.default) is not float and "." in raw or "e" in raw:
+            if (type(f.default) is not float and "." in raw) or "e" in raw:
                 raw = "2"  # the decoder never sends a fraction for an int or bool field
             values[f.name] = raw
     ours, theirs = cls(**values), cls(**values)

@@ -7,13 +7,12 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import msgspec
 import pytest
 
+from live.support import sim_settings
 from mats.actors import Subscription
-from mats.config import load_settings
 from mats.engine import Engine
-from mats.ib import IBHub
+from mats.launch import live_engine
 from mats.messages import CommissionCharged, OrderFilled, PositionChanged, StrategyStatusChanged
 from mats.model import Bar, StrategySpec
 from mats.sim import SimServer
@@ -32,13 +31,7 @@ def bar(symbol: str, i: int, price: float) -> Bar:
 async def run_engine(
     sim: SimServer, tmp_path: Path, specs: list[StrategySpec]
 ) -> tuple[Engine, LiveTrading, asyncio.Task[None]]:
-    settings = load_settings(None, environ={}, overrides={"data_dir": str(tmp_path)})
-    ib = msgspec.structs.replace(settings.ib, port=sim.port, connect_timeout=2.0)
-    settings = msgspec.structs.replace(settings, ib=ib, strategies=specs)
-    engine = Engine(settings)
-    engine.hub = IBHub(settings.ib, bus=engine.bus, backoff=FAST)
-    trading = LiveTrading()
-    engine.components.extend([engine.hub, trading])
+    engine, trading = live_engine(sim_settings(sim.port, tmp_path, specs), backoff=FAST)
     task = asyncio.create_task(engine.run(handle_signals=False))
     await asyncio.wait_for(engine.ready.wait(), 20)
     return engine, trading, task

@@ -10,16 +10,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import msgspec
 import pytest
 
 from live.conftest import FAST
-from live.support import free_port
+from live.support import free_port, sim_settings
 from mats.api.auth import ApiToken
 from mats.api.server import ApiServer
-from mats.config import load_settings
 from mats.engine import Engine
-from mats.ib import IBHub
+from mats.launch import live_engine
 from mats.model import StrategySpec
 from mats.sim import SimServer
 from mats.sim.clock import VirtualClock
@@ -66,19 +64,11 @@ async def start_engine(
     lease_ttl: float = DEFAULT_TTL,
 ) -> RunningEngine:
     """One engine for ``sim``'s account, as ``mats serve`` wires it; raises what its start-up raised."""
-    settings = load_settings(
-        None,
-        environ={},
-        overrides={"data_dir": str(data_dir), "arctic_uri": arctic_uri, "storage": {"namespace": namespace}},
-    )
-    ib = msgspec.structs.replace(settings.ib, port=sim.port, connect_timeout=2.0, account=sim.config.account)
-    settings = msgspec.structs.replace(settings, ib=ib, strategies=list(specs))
-    engine = Engine(settings)
-    engine.hub = IBHub(settings.ib, bus=engine.bus, backoff=FAST)
-    engine.trading = LiveTrading()
+    overrides = {"arctic_uri": arctic_uri, "storage": {"namespace": namespace}}
+    settings = sim_settings(sim.port, data_dir, specs, overrides=overrides, account=sim.config.account)
     api = ApiServer(ApiToken(TOKEN), host="127.0.0.1", port=0, web_dist=None)
     store = StoreComponent(settings.resolved_arctic_uri, settings.storage.namespace, lease_ttl=lease_ttl)
-    engine.components.extend([store, engine.hub, engine.trading, api])
+    engine, _ = live_engine(settings, store=store, backoff=FAST, after=[api])
     task = asyncio.create_task(engine.run(handle_signals=False))
     ready = asyncio.create_task(engine.ready.wait())
     await asyncio.wait([task, ready], timeout=30, return_when=asyncio.FIRST_COMPLETED)

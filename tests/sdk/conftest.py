@@ -8,15 +8,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import msgspec
 import pytest
 
-from live.support import free_port
+from live.support import free_port, sim_settings
 from mats.api.auth import ApiToken
 from mats.api.server import ApiServer
-from mats.config import load_settings
 from mats.engine import Engine
-from mats.ib import Backoff, IBHub
+from mats.ib import Backoff
+from mats.launch import live_engine
 from mats.sim import SimServer
 from mats.storage import StoreComponent
 from mats.trading import LiveTrading
@@ -43,16 +42,12 @@ class Running:
 @pytest.fixture
 async def running(tmp_path: Path) -> AsyncIterator[Running]:
     async with SimServer(port=free_port(), price_interval=0, account_push_interval=0.01) as sim:
-        settings = load_settings(None, environ={}, overrides={"data_dir": str(tmp_path / "data")})
-        settings = msgspec.structs.replace(
-            settings, ib=msgspec.structs.replace(settings.ib, port=sim.port, connect_timeout=2.0)
-        )
-        engine = Engine(settings)
-        engine.hub = IBHub(settings.ib, bus=engine.bus, backoff=Backoff(initial=0.05, maximum=0.2))
-        engine.trading = LiveTrading()
+        settings = sim_settings(sim.port, tmp_path / "data")
         api = ApiServer(ApiToken(TOKEN), host="127.0.0.1", port=0, web_dist=None)
         store = StoreComponent(settings.resolved_arctic_uri, settings.storage.namespace)
-        engine.components.extend([store, engine.hub, engine.trading, api])
+        engine, _ = live_engine(
+            settings, store=store, backoff=Backoff(initial=0.05, maximum=0.2), after=[api]
+        )
         task = asyncio.create_task(engine.run(handle_signals=False))
         await asyncio.wait_for(engine.ready.wait(), 30)
         try:
