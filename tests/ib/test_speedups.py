@@ -27,7 +27,7 @@ from ib_async.client import Client
 from ib_async.decoder import Decoder
 from ib_async.util import UNSET_DOUBLE, UNSET_INTEGER
 
-from mats.actors.trades import build_order
+from mats.ib.orders import build_order
 from mats.ib.speedups import ORIGINAL_PARSE, ORIGINAL_SEND
 from mats.model import OrderRequest, OrderType, TimeInForce
 

@@ -9,7 +9,6 @@ is not trusted across restarts; the orderRef and, once assigned, the permId are.
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -17,17 +16,17 @@ from typing import Any
 
 import anyio
 import msgspec
-from ib_async import Order, Trade
+from ib_async import Trade
 
 from mats.actors.base import CORE_ACTOR_POLICY, Actor
 from mats.actors.bus import EventBus
 from mats.actors.finished_refs import FinishedRefs
 from mats.ib.connection import ManagedClient
 from mats.ib.contracts import IBInstrumentResolver, contract_for
-from mats.ib.errors import Signal, classify
 from mats.ib.hub import IBHub
+from mats.ib.orders import IB_STATES, TradeStatusSeen, build_order, same_status, status_seen
 from mats.messages import CancelOrder, ModifyOrder, OrderStatusChanged, PlaceOrder, RiskRejected
-from mats.model import OrderRef, OrderRequest, OrderState, OrderStatus, OrderType, StrategyId
+from mats.model import OrderRef, OrderRequest, OrderState, OrderStatus, StrategyId
 from mats.risk import RiskState, admit, check_modify
 from mats.store.crashpoints import AFTER_SEND_BEFORE_JOURNAL, crash_point
 from mats.store.journal import Journal
@@ -35,30 +34,6 @@ from mats.store.journal import Journal
 Route = Callable[[str, OrderStatus], Awaitable[None] | None]
 
 KEEP_FINISHED = 10_000  # finished orders the TradeManager keeps in memory (the newest)
-
-_IB_STATES = {
-    "PendingSubmit": OrderState.PENDING,
-    "ApiPending": OrderState.PENDING,
-    "PreSubmitted": OrderState.SUBMITTED,
-    "Submitted": OrderState.SUBMITTED,
-    "PendingCancel": OrderState.SUBMITTED,
-    "Filled": OrderState.FILLED,
-    "Cancelled": OrderState.CANCELLED,
-    "ApiCancelled": OrderState.CANCELLED,
-    "Inactive": OrderState.REJECTED,
-}
-
-
-class TradeStatusSeen(msgspec.Struct, frozen=True):
-    """What one IB client reported about an order (sent from ib_async's synchronous callbacks)."""
-
-    order_ref: str
-    ib_status: str
-    filled: float
-    remaining: float
-    avg_fill_price: float
-    perm_id: int
-    reason: str = ""
 
 
 class CancelAll(msgspec.Struct, frozen=True):
@@ -81,22 +56,6 @@ class _Order:
         self.status = status
         self.client: ManagedClient | None = None
         self.trade: Trade | None = None
-
-
-def build_order(request: OrderRequest, order_ref: str, account: str) -> Order:
-    order = Order(
-        action=str(request.side),
-        totalQuantity=abs(request.qty),
-        orderType=str(request.order_type),
-        tif=str(request.tif),
-        orderRef=order_ref,
-        account=account,
-    )
-    if request.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT) and request.limit_price is not None:
-        order.lmtPrice = request.limit_price
-    if request.order_type in (OrderType.STOP, OrderType.STOP_LIMIT) and request.stop_price is not None:
-        order.auxPrice = request.stop_price
-    return order
 
 
 class TradeManager(Actor):
@@ -355,7 +314,7 @@ class TradeManager(Actor):
         record = self.orders.get(seen.order_ref)
         if record is None:
             return  # not a MATS order, or one from before a restart not yet rebuilt
-        state = _IB_STATES.get(seen.ib_status, record.status.state)
+        state = IB_STATES.get(seen.ib_status, record.status.state)
         if state is OrderState.SUBMITTED and seen.filled > 0:
             state = OrderState.PARTIALLY_FILLED
         was_done = record.status.state.is_done
@@ -371,7 +330,7 @@ class TradeManager(Actor):
             reason=seen.reason or record.status.reason,
             at=datetime.now(UTC),
         )
-        if _same(updated, record.status):
+        if same_status(updated, record.status):
             return
         record.status = updated
         if state.is_done and record.trade is not None:
@@ -402,29 +361,8 @@ class TradeManager(Actor):
 
     def _on_trade(self, trade: Trade) -> None:
         ref = trade.order.orderRef
-        if not ref or ref not in self.orders:
-            return
-        status = trade.orderStatus
-        ib_status, reason = status.status, ""
-        last = trade.log[-1] if trade.log else None
-        # ib_async turns an order error (201 …) into "Cancelled"; the code in its log says it was a rejection.
-        rejected = last is not None and (
-            ib_status == "Inactive"
-            or (ib_status == "Cancelled" and classify(last.errorCode).signal is Signal.ORDER_REJECTED)
-        )
-        if rejected and last is not None:
-            ib_status, reason = "Inactive", last.message or "rejected by IB"
-        self.tell_nowait(
-            TradeStatusSeen(
-                order_ref=ref,
-                ib_status=ib_status,
-                filled=float(status.filled),
-                remaining=float(status.remaining),
-                avg_fill_price=float(status.avgFillPrice),
-                perm_id=int(trade.order.permId or status.permId or 0),
-                reason=reason,
-            )
-        )
+        if ref and ref in self.orders:
+            self.tell_nowait(status_seen(trade))
 
     # --- helpers ------------------------------------------------------------------------------------
 
@@ -465,14 +403,3 @@ class TradeManager(Actor):
             self.risk.order_status(status)  # open-order and working-quantity counters
         if self.bus is not None:
             self.bus.publish(OrderStatusChanged(status=status))
-
-
-def _same(a: OrderStatus, b: OrderStatus) -> bool:
-    return (
-        a.state == b.state
-        and math.isclose(a.filled, b.filled)
-        and math.isclose(a.remaining, b.remaining)
-        and math.isclose(a.avg_fill_price, b.avg_fill_price)
-        and a.perm_id == b.perm_id
-        and a.reason == b.reason
-    )
