@@ -151,7 +151,7 @@ class LiveTrading:
         trades = self.trades
         self.broker = LiveBroker(
             self.instruments,
-            ask_trades=trades.ask_nowait,
+            ask_trades=trades.ask_now,
             total_equity=valuation.net_liquidation,
             position_of=portfolio.position,
             base_currency=settings.base_currency,

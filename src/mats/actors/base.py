@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from asyncio.tasks import _enter_task, _leave_task  # how Python 3.12's eager tasks start a task in place
 from collections import deque
 from collections.abc import Coroutine, Generator, Hashable
 from enum import StrEnum
@@ -19,7 +20,7 @@ import anyio
 import msgspec
 import structlog
 
-from mats.actors.mailbox import Mailbox, MailboxClosed, MailboxOverflow
+from mats.actors.mailbox import Mailbox, MailboxClosed, MailboxFull, MailboxOverflow
 from mats.messages import ActorFailed, ActorStopped, AlertRaised
 from mats.model import Bar, Tick
 
@@ -67,6 +68,23 @@ class _Ask:
         self.future = future
 
 
+_NOT_STARTED = object()
+
+
+class _Turn:
+    """A handler begun in a caller's turn: how far it got."""
+
+    __slots__ = ("coro", "error", "finished", "first_step", "pending", "result")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any]) -> None:
+        self.coro = coro
+        self.pending: Any = None  # what it waits on, if it suspended
+        self.finished = False
+        self.result: Any = None
+        self.error: Exception | None = None
+        self.first_step = 0.0
+
+
 class _TimedSteps:
     """Awaits a coroutine while timing each synchronous step between its suspensions.
 
@@ -74,14 +92,20 @@ class _TimedSteps:
     as opposed to the handler's wall time, which includes waiting politely for I/O.
     """
 
-    __slots__ = ("coro", "longest")
+    __slots__ = ("coro", "longest", "pending")
 
-    def __init__(self, coro: Coroutine[Any, Any, Any]) -> None:
+    def __init__(self, coro: Coroutine[Any, Any, Any], pending: Any = None, *, started: bool = False) -> None:
         self.coro = coro
         self.longest = 0.0
+        self.pending = pending if started else _NOT_STARTED  # what a started coroutine is waiting on
 
     def __await__(self) -> Generator[Any, Any, Any]:
         coro, send, error = self.coro, None, None
+        if self.pending is not _NOT_STARTED:  # begun in a caller's turn: wait for what it waits on first
+            try:
+                send = yield self.pending
+            except BaseException as exc:
+                error = exc
         while True:
             started = time.perf_counter()
             try:
@@ -130,6 +154,9 @@ class Actor:
         self._failure_times: deque[float] = deque()
         self._started = asyncio.Event()
         self._stopped = asyncio.Event()
+        self._parked = False  # the loop waits for mail
+        self._in_turn = False  # a message is being handled synchronously in a caller's turn
+        self._inflight: asyncio.Future[None] | None = None  # the rest of such a message, suspended
 
     # --- to be implemented ------------------------------------------------------------------------
 
@@ -171,6 +198,27 @@ class Actor:
         before the strategy's handler returns."""
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self.mailbox.put_control_nowait(_Ask(message, future))
+        return future
+
+    def tell_now(self, message: Any) -> None:
+        """Handle ``message`` within the caller's turn if this actor is idle, else queue it (``tell_nowait``).
+
+        The latency path's hops: a bar decoded off the socket runs its strategy, and the strategy's order
+        reaches the TradeManager, without waiting for a loop iteration at each hop (under HTTP load an
+        iteration is milliseconds). Idle means nothing queued and nothing being handled, so messages are
+        still handled one at a time and in order; if the handler suspends, the rest runs as a task and
+        the actor takes its next message after it. A failure is supervised as in the mailbox loop."""
+        if self._idle():
+            self._handle_in_turn(message, None)
+        else:
+            self.tell_nowait(message)
+
+    def ask_now(self, message: Any) -> asyncio.Future[Any]:
+        """``ask_nowait``, handled within the caller's turn if this actor is idle (see ``tell_now``)."""
+        if not self._idle():
+            return self.ask_nowait(message)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._handle_in_turn(message, future)
         return future
 
     async def ask(self, message: Any, *, timeout: float = 5.0) -> Any:
@@ -234,10 +282,15 @@ class Actor:
     async def _loop(self) -> str:
         mailbox = self.mailbox
         while True:
+            self._parked = True
             try:
                 item = await mailbox.get()
             except MailboxOverflow as exc:
                 return f"stopped: {exc}"
+            finally:
+                self._parked = False
+            if self._inflight is not None:  # a message begun in a caller's turn comes first
+                await asyncio.wait([self._inflight])
             if isinstance(item, _Stop):
                 return item.reason
             future = None
@@ -259,6 +312,88 @@ class Actor:
                 self._account(item, time.perf_counter() - started, step.longest)
             # Yield after every message: one busy actor must never starve the loop or its peers.
             await asyncio.sleep(0)
+
+    def _idle(self) -> bool:
+        mailbox = self.mailbox
+        return (
+            self._parked
+            and not self._in_turn
+            and self._inflight is None
+            and not mailbox.control_depth
+            and not mailbox.data_depth
+            and not mailbox.closed
+            and mailbox.overflow is None
+        )
+
+    def _handle_in_turn(self, message: Any, future: asyncio.Future[Any] | None) -> None:
+        """Run the handler now, up to its first suspension, as the first step of its own task.
+
+        The task is made current for that step (as Python 3.12's eager tasks do), so a cancel scope or
+        ``current_task()`` in the handler belongs to the task that runs the rest, if there is a rest."""
+        loop = asyncio.get_running_loop()
+        started = time.perf_counter()
+        turn = _Turn(self.handle(message))
+        task = loop.create_task(self._finish_in_turn(turn, message, future, started))
+        self._inflight = task
+        caller = asyncio.current_task(loop)
+        if caller is not None:
+            _leave_task(loop, caller)
+        _enter_task(loop, task)
+        self._in_turn = True
+        try:
+            turn.pending = turn.coro.send(None)
+        except StopIteration as done:
+            turn.finished, turn.result = True, done.value
+        except Exception as exc:
+            turn.finished, turn.error = True, exc
+        finally:
+            self._in_turn = False
+            _leave_task(loop, task)
+            if caller is not None:
+                _enter_task(loop, caller)
+        turn.first_step = time.perf_counter() - started
+        if turn.finished and turn.error is None:  # the common case: done, the actor is free at once
+            self._inflight = None
+            if future is not None:
+                future.set_result(turn.result)
+            self._account(message, turn.first_step, turn.first_step)
+
+    async def _finish_in_turn(
+        self, turn: _Turn, message: Any, future: asyncio.Future[Any] | None, started: float
+    ) -> None:
+        if turn.finished and turn.error is None:
+            return  # answered in the caller's turn
+        longest = turn.first_step
+        try:
+            if turn.error is not None:
+                raise turn.error
+            rest = _TimedSteps(turn.coro, turn.pending, started=True)
+            try:
+                result = await rest
+            finally:
+                longest = max(longest, rest.longest)
+        except Exception as exc:
+            if future is not None and not future.done():
+                future.set_exception(exc)
+            self._account(message, time.perf_counter() - started, longest)
+            await self._failed_in_turn(exc, message)
+        else:
+            if future is not None and not future.done():
+                future.set_result(result)
+            self._account(message, time.perf_counter() - started, longest)
+        finally:
+            self._inflight = None
+
+    async def _failed_in_turn(self, exc: Exception, message: Any) -> None:
+        try:
+            keep_running = await self._supervise(exc, message)
+        finally:
+            self._inflight = None
+        if not keep_running:
+            try:  # the loop stops as it would have had the message come through the mailbox
+                self.mailbox.put_control_nowait(_Stop(f"failed: {exc!r}"))
+            except (MailboxClosed, MailboxFull):
+                pass
 
     async def _supervise(self, exc: Exception, message: Any) -> bool:
         """Apply the restart policy; True to keep running."""
@@ -300,6 +435,8 @@ class Actor:
     async def _shutdown(self, reason: str) -> None:
         if self.state is ActorState.STOPPED:
             return
+        if self._inflight is not None:
+            await asyncio.wait([self._inflight], timeout=10)
         for left in self.mailbox.close():
             if isinstance(left, _Ask) and not left.future.done():
                 left.future.set_exception(ActorStoppedError(f"{self.name} stopped: {reason}"))

@@ -152,13 +152,13 @@ class StrategyActor(Actor):
         if self.feed is not None:
             seconds = parse_bar_size(self.spec.bar_size)
             for instrument in self.instruments:
-                await self.feed.subscribe(instrument, seconds, self.tell_nowait)
+                await self.feed.subscribe(instrument, seconds, self.tell_now)
         self._status("running")
 
     async def on_stop(self, reason: str) -> None:
         if self.feed is not None:
             for instrument in self.instruments:
-                self.feed.unsubscribe(instrument, self.tell_nowait)
+                self.feed.unsubscribe(instrument, self.tell_now)
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()

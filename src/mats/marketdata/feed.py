@@ -173,7 +173,7 @@ class RealTimeBarFeed:
             for bar in aggregator.add(
                 latest.time, latest.open_, latest.high, latest.low, latest.close, latest.volume
             ):
-                for deliver in stream.subscribers.get(size, ()):
+                for deliver in list(stream.subscribers.get(size, ())):  # a strategy may run now
                     deliver(bar)
 
     # --- watchdog -----------------------------------------------------------------------------------------
@@ -191,7 +191,7 @@ class RealTimeBarFeed:
         for stream in list(self._streams.values()):
             for size, aggregator in list(stream.aggregators.items()):
                 for bar in aggregator.flush(now):
-                    for deliver in stream.subscribers.get(size, ()):
+                    for deliver in list(stream.subscribers.get(size, ())):  # a strategy may run now
                         deliver(bar)
 
     async def _watch(self) -> None:
