@@ -6,8 +6,9 @@
 
 1. Tick to order. The engine trades ``strategies.pulse:Pulse`` (an order on every bar) on 5-second bars
    built from IB real-time bars. The simulator runs in its own process, as IB Gateway does, its clock at
-   200x so a 5-second bar arrives every 25 ms (``--sim-in-process``: on the engine's loop, its clock
-   paused and stepped one bar at a time). Timestamps: when client 0's socket delivered the bytes holding
+   200x so a 5-second bar arrives every 25 ms, its prices frozen (moving 200x as fast, they made it push
+   the account and portfolio 200x as often as IB does); ``--sim-in-process``: on the engine's loop, its
+   clock paused and stepped one bar at a time. Timestamps: when client 0's socket delivered the bytes holding
    the bar (``Connection.data_received``), and when the strategy's own client issued the write of the
    placeOrder (``Connection.sendMsg``, before the syscall: the write wakes the simulator's process, which
    a busy kernel may run before returning to us). Between them: ib_async's decoder, the bar feed, the
@@ -247,7 +248,7 @@ async def tick_to_order(
     else:
         speed = str(5 * ORDERS_PER_SECOND)  # one 5-second bar per order slot
         sim = SimProcess(
-            "--speed", speed, "--start", START.isoformat(), "--day-end", "", "--price-interval", "1"
+            "--speed", speed, "--start", START.isoformat(), "--day-end", "", "--price-interval", "0"
         )  # fmt: skip
     async with sim:
         spec = StrategySpec(
