@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from asyncio.tasks import _enter_task, _leave_task  # how Python 3.12's eager tasks start a task in place
 from collections import deque
-from collections.abc import Coroutine, Generator, Hashable
+from collections.abc import Hashable
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -21,6 +20,7 @@ import msgspec
 import structlog
 
 from mats.actors.mailbox import Mailbox, MailboxClosed, MailboxFull, MailboxOverflow
+from mats.actors.steps import TimedSteps, Turn
 from mats.messages import ActorFailed, ActorStopped, AlertRaised
 from mats.model import Bar, Tick
 
@@ -66,61 +66,6 @@ class _Ask:
     def __init__(self, message: Any, future: asyncio.Future[Any]) -> None:
         self.message = message
         self.future = future
-
-
-_NOT_STARTED = object()
-
-
-class _Turn:
-    """A handler begun in a caller's turn: how far it got."""
-
-    __slots__ = ("coro", "error", "finished", "first_step", "pending", "result")
-
-    def __init__(self, coro: Coroutine[Any, Any, Any]) -> None:
-        self.coro = coro
-        self.pending: Any = None  # what it waits on, if it suspended
-        self.finished = False
-        self.result: Any = None
-        self.error: Exception | None = None
-        self.first_step = 0.0
-
-
-class _TimedSteps:
-    """Awaits a coroutine while timing each synchronous step between its suspensions.
-
-    ``longest`` is the longest stretch the coroutine held the event loop: what blocked everybody else,
-    as opposed to the handler's wall time, which includes waiting politely for I/O.
-    """
-
-    __slots__ = ("coro", "longest", "pending")
-
-    def __init__(self, coro: Coroutine[Any, Any, Any], pending: Any = None, *, started: bool = False) -> None:
-        self.coro = coro
-        self.longest = 0.0
-        self.pending = pending if started else _NOT_STARTED  # what a started coroutine is waiting on
-
-    def __await__(self) -> Generator[Any, Any, Any]:
-        coro, send, error = self.coro, None, None
-        if self.pending is not _NOT_STARTED:  # begun in a caller's turn: wait for what it waits on first
-            try:
-                send = yield self.pending
-            except BaseException as exc:
-                error = exc
-        while True:
-            started = time.perf_counter()
-            try:
-                yielded = coro.throw(error) if error is not None else coro.send(send)
-            except StopIteration as done:
-                self.longest = max(self.longest, time.perf_counter() - started)
-                return done.value
-            except BaseException:
-                self.longest = max(self.longest, time.perf_counter() - started)
-                raise
-            self.longest = max(self.longest, time.perf_counter() - started)
-            try:
-                send, error = (yield yielded), None
-            except BaseException as exc:  # cancellation (or a throw) goes on into the coroutine
-                send, error = None, exc
 
 
 class _Stop:
@@ -297,7 +242,7 @@ class Actor:
             if isinstance(item, _Ask):
                 future, item = item.future, item.message
             started = time.perf_counter()
-            step = _TimedSteps(self.handle(item))
+            step = TimedSteps(self.handle(item))
             try:
                 result = await step
             except Exception as exc:
@@ -332,25 +277,14 @@ class Actor:
         ``current_task()`` in the handler belongs to the task that runs the rest, if there is a rest."""
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
-        turn = _Turn(self.handle(message))
+        turn = Turn(self.handle(message))
         task = loop.create_task(self._finish_in_turn(turn, message, future, started))
         self._inflight = task
-        caller = asyncio.current_task(loop)
-        if caller is not None:
-            _leave_task(loop, caller)
-        _enter_task(loop, task)
         self._in_turn = True
         try:
-            turn.pending = turn.coro.send(None)
-        except StopIteration as done:
-            turn.finished, turn.result = True, done.value
-        except Exception as exc:
-            turn.finished, turn.error = True, exc
+            turn.run_first_step_as(task)
         finally:
             self._in_turn = False
-            _leave_task(loop, task)
-            if caller is not None:
-                _enter_task(loop, caller)
         turn.first_step = time.perf_counter() - started
         if turn.finished and turn.error is None:  # the common case: done, the actor is free at once
             self._inflight = None
@@ -359,7 +293,7 @@ class Actor:
             self._account(message, turn.first_step, turn.first_step)
 
     async def _finish_in_turn(
-        self, turn: _Turn, message: Any, future: asyncio.Future[Any] | None, started: float
+        self, turn: Turn, message: Any, future: asyncio.Future[Any] | None, started: float
     ) -> None:
         if turn.finished and turn.error is None:
             return  # answered in the caller's turn
@@ -367,7 +301,7 @@ class Actor:
         try:
             if turn.error is not None:
                 raise turn.error
-            rest = _TimedSteps(turn.coro, turn.pending, started=True)
+            rest = TimedSteps(turn.coro, turn.pending, started=True)
             try:
                 result = await rest
             finally:
