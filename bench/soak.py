@@ -1,6 +1,7 @@
 """Soak: ``mats demo`` trading for N minutes on a fast simulator clock, watched from outside. Issue 12.
 
     .venv/bin/python bench/soak.py [--minutes 30] [--speed 20] [--dashboards 1] [--chart soak.png] [--json]
+                                   [--sim-process]
 
 The demo (simulator + engine + API, one process) runs as a subprocess; its simulator clock is sped up
 (``--speed``, the simulator's admin endpoint), so its three strategies trade ``speed`` times as often as
@@ -17,6 +18,11 @@ growth) and the goals:
 - the loop stays responsive: loop-lag p99 per minute below ``LOOP_LAG_P99_GOAL_MS``.
 
 ``--chart`` writes a PNG (matplotlib) of RSS, loop lag and mailbox depth over time.
+
+``--sim-process`` splits the demo in two: ``mats sim`` in one process and the engine + API (the demo's
+strategies and seeded bars, this script's ``--engine-against PORT`` mode) in another, so the simulator's
+memory and the engine's are measured apart. The RSS goal is then the engine's; the simulator's slope is
+printed beside it.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ import json
 import math
 import os
 import re
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -34,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from api_load import CLK_TCK, HOST, Demo, HttpConn, admin_post, logged_stalls, request_bytes
+from api_load import CLK_TCK, HOST, REPO, Demo, HttpConn, admin_post, logged_stalls, request_bytes
 
 RSS_SLOPE_GOAL_MIB_PER_H = 10.0
 DEPTH_GOAL = 100
@@ -55,6 +63,82 @@ class Sample:
     control_depth: int
     data_depth: int
     deepest: str
+    sim_rss_mib: float = math.nan  # the simulator's own process (--sim-process only)
+    # VmRSS = anonymous (heap: what can leak) + file-backed (shared libraries, and the pages of LMDB's and
+    # SQLite's files the process touched: the kernel takes those back under pressure)
+    rss_anon_mib: float = math.nan
+    rss_file_mib: float = math.nan
+
+
+class SplitDemo(Demo):
+    """``mats sim`` and the engine + API as two processes (``--sim-process``): each one's memory alone."""
+
+    def __init__(self, data_dir: Path, log_path: Path) -> None:
+        self.sim_log = log_path.with_name("sim.log").open("w")
+        command = [sys.executable, "-m", "mats.cli", "sim", "--port", "0", "--admin-port", "0"]
+        self.sim = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=self.sim_log, text=True)
+        assert self.sim.stdout is not None
+        self.sim_port = 0
+        for line in self.sim.stdout:  # two lines, printed as soon as it listens
+            if m := re.search(r"admin endpoint on http://127\.0\.0\.1:(\d+)/", line):
+                sim_admin = int(m.group(1))
+            elif m := re.search(r"listening on [\d.]+:(\d+)", line):
+                self.sim_port = int(m.group(1))
+                break
+        if not self.sim_port:
+            raise RuntimeError("mats sim exited before it listened")
+        self.log_path = log_path
+        self.log = log_path.open("w")
+        engine = [
+            sys.executable,
+            __file__,
+            "--engine-against",
+            str(self.sim_port),
+            "--data-dir",
+            str(data_dir),
+        ]
+        self.proc = subprocess.Popen(engine, cwd=REPO, stdout=subprocess.PIPE, stderr=self.log, text=True)
+        self.port = 0
+        self.admin_port = sim_admin
+        self.token = ""
+
+    def stop(self) -> int | None:
+        code = super().stop()
+        if self.sim.poll() is None:
+            self.sim.send_signal(signal.SIGINT)
+            try:
+                self.sim.wait(30)
+            except subprocess.TimeoutExpired:
+                self.sim.kill()
+                self.sim.wait(10)
+        self.sim_log.close()
+        return code
+
+
+async def engine_against(sim_port: int, data_dir: str) -> None:
+    """What ``mats demo`` runs, minus the simulator: the demo's strategies against ``sim_port``."""
+    import msgspec
+
+    from mats import launch
+    from mats.api.auth import load_or_create_token
+    from mats.config import load_settings
+    from mats.logging import configure_logging
+
+    settings = load_settings(None, overrides={"data_dir": data_dir})
+    configure_logging(settings.log.format, settings.log.level)
+    ib = msgspec.structs.replace(settings.ib, host=HOST, port=sim_port, account="DU0000001")
+    settings = msgspec.structs.replace(
+        settings, ib=ib, strategies=settings.strategies or launch.DEMO_STRATEGIES
+    )
+    await launch.seed_demo_bars(settings.resolved_arctic_uri)
+    token = load_or_create_token(settings.data_dir)
+    engine, api = launch.build_engine(settings, token, web_port=0)
+
+    async def announce() -> None:
+        extra = f"simulator: {HOST}:{sim_port} (its own process)"
+        launch._print_banner(sys.stdout, api.url, token.reveal(), extra=extra)
+
+    await engine.run(on_ready=announce)
 
 
 @dataclass
@@ -65,10 +149,18 @@ class Dashboards:
     stream_errors: list[str] = field(default_factory=list)
 
 
+def status_mib(status: str, field: str) -> float:
+    match = re.search(rf"{field}:\s+(\d+) kB", status)
+    return int(match.group(1)) * 1024 / MIB if match else math.nan
+
+
+def proc_status(pid: int) -> str:
+    return Path(f"/proc/{pid}/status").read_text()
+
+
 def rss_and_cpu(pid: int) -> tuple[float, float]:
-    status = Path(f"/proc/{pid}/status").read_text()
-    match = re.search(r"VmRSS:\s+(\d+) kB", status)
-    rss = int(match.group(1)) * 1024 / MIB if match else math.nan
+    status = proc_status(pid)
+    rss = status_mib(status, "VmRSS")
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return rss, (int(fields[11]) + int(fields[12])) / CLK_TCK
 
@@ -87,6 +179,8 @@ async def get_json(conn: HttpConn, port: int, path: str, token: str) -> Any:
 
 async def sample(demo: Demo, conn: HttpConn, began: float) -> Sample:
     rss, cpu = rss_and_cpu(demo.proc.pid)
+    status = proc_status(demo.proc.pid)
+    sim_rss = rss_and_cpu(demo.sim.pid)[0] if isinstance(demo, SplitDemo) else math.nan
     metrics = await get_json(conn, demo.port, "/api/metrics", demo.token)
     actors = metrics["actors"] or [{"name": "-", "control_depth": 0, "data_depth": 0, "handled": 0}]
     deepest = max(actors, key=lambda a: a["control_depth"] + a["data_depth"])
@@ -103,6 +197,9 @@ async def sample(demo: Demo, conn: HttpConn, began: float) -> Sample:
         control_depth=max(a["control_depth"] for a in actors),
         data_depth=max(a["data_depth"] for a in actors),
         deepest=deepest["name"],
+        sim_rss_mib=sim_rss,
+        rss_anon_mib=status_mib(status, "RssAnon"),
+        rss_file_mib=status_mib(status, "RssFile"),
     )
 
 
@@ -175,8 +272,12 @@ def write_chart(path: Path, samples: list[Sample]) -> None:
     import matplotlib.pyplot as plt
 
     minutes = [s.t / 60 for s in samples]
+    split = not math.isnan(samples[0].sim_rss_mib)
     fig, axes = plt.subplots(3, 1, figsize=(9, 8), sharex=True)
-    axes[0].plot(minutes, [s.rss_mib for s in samples])
+    axes[0].plot(minutes, [s.rss_mib for s in samples], label="engine + API" if split else "demo")
+    if split:
+        axes[0].plot(minutes, [s.sim_rss_mib for s in samples], label="simulator")
+        axes[0].legend()
     axes[0].set_ylabel("RSS (MiB)")
     axes[1].plot(minutes, [s.lag_p99_ms for s in samples], label="p99 (last 60 s)")
     axes[1].plot(minutes, [s.lag_last_ms for s in samples], label="sample", alpha=0.5)
@@ -197,7 +298,8 @@ def write_chart(path: Path, samples: list[Sample]) -> None:
 
 async def soak(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="mats-soak-") as tmp:
-        demo = Demo(Path(tmp) / "demo", Path(tmp) / "demo.log")
+        demo_type = SplitDemo if args.sim_process else Demo
+        demo = demo_type(Path(tmp) / "demo", Path(tmp) / "demo.log")
         samples: list[Sample] = []
         seen = Dashboards()
         stop = asyncio.Event()
@@ -237,6 +339,9 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
 
     warm = [s for s in samples if s.t >= 60.0] or samples
     slope = slope_per_hour([(s.t, s.rss_mib) for s in warm])
+    sim_slope = slope_per_hour([(s.t, s.sim_rss_mib) for s in warm])
+    anon_slope = slope_per_hour([(s.t, s.rss_anon_mib) for s in warm])
+    file_slope = slope_per_hour([(s.t, s.rss_file_mib) for s in warm])
     last_minute = [s for s in samples if s.t >= samples[-1].t - 60.0]
     per_minute_p99 = max(s.lag_p99_ms for s in warm if s.t >= 120.0 or s is warm[-1])  # 60 s window
     stalls = logged_stalls(log_text)
@@ -248,6 +353,12 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
         "rss_start_mib": round(samples[0].rss_mib, 1),
         "rss_end_mib": round(samples[-1].rss_mib, 1),
         "rss_slope_mib_per_h": round(slope, 2),
+        "rss_anon_slope_mib_per_h": round(anon_slope, 2),
+        "rss_file_slope_mib_per_h": round(file_slope, 2),
+        "sim_process": bool(args.sim_process),
+        "sim_rss_start_mib": round(samples[0].sim_rss_mib, 1),
+        "sim_rss_end_mib": round(samples[-1].sim_rss_mib, 1),
+        "sim_rss_slope_mib_per_h": round(sim_slope, 2),
         "loop_lag_p99_ms": round(per_minute_p99, 2),
         "loop_lag_max_ms": round(max(s.lag_max_ms for s in samples), 1),
         "stalls_100ms": len(stalls),
@@ -266,7 +377,17 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
     print(
         f"RSS {out['rss_start_mib']} -> {out['rss_end_mib']} MiB; slope after the first minute "
         f"{slope:+.2f} MiB/h (least squares over {len(warm)} samples)"
+        + (" — the engine + API process" if args.sim_process else "")
     )
+    print(
+        f"  of which anonymous (heap) {anon_slope:+.2f} MiB/h, file-backed (libraries, LMDB/SQLite pages) "
+        f"{file_slope:+.2f} MiB/h"
+    )
+    if args.sim_process:
+        print(
+            f"simulator process: RSS {out['sim_rss_start_mib']} -> {out['sim_rss_end_mib']} MiB; "
+            f"slope after the first minute {sim_slope:+.2f} MiB/h"
+        )
     print(
         f"loop lag: worst p99 of a 60 s window after the first minute {per_minute_p99:.2f} ms, "
         f"max {out['loop_lag_max_ms']} ms "
@@ -315,7 +436,19 @@ def main() -> int:
     parser.add_argument("--dashboards", type=int, default=1, help="UI stand-ins polling and streaming")
     parser.add_argument("--chart", default="", help="write a PNG chart here (matplotlib)")
     parser.add_argument("--json", action="store_true", help="end with one line of JSON: the figures")
+    parser.add_argument(
+        "--sim-process", action="store_true", help="run the simulator as its own process (memory apart)"
+    )
+    parser.add_argument("--engine-against", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--data-dir", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.engine_against:
+        Path(args.data_dir).mkdir(parents=True, exist_ok=True)
+        try:
+            asyncio.run(engine_against(args.engine_against, args.data_dir))
+        except KeyboardInterrupt:
+            return 130
+        return 0
     out = asyncio.run(soak(args))
     if args.json:
         print(json.dumps(out))

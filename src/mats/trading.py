@@ -272,7 +272,13 @@ class LiveTrading:
             )
             bus.publish(AlertRaised(kind="degraded_storage", message=message, data={"degraded": is_degraded}))
 
-        self.flusher = Flusher(self.journal, engine.store, self.account or "account", on_degraded=degraded)
+        self.flusher = Flusher(
+            self.journal,
+            engine.store,
+            self.account or "account",
+            interval=engine.settings.storage.flush_interval_ms / 1000,
+            on_degraded=degraded,
+        )
         try:
             await self.flusher.recover()
             with anyio.fail_after(30):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 from datetime import UTC, datetime
 from typing import Any
 
@@ -121,7 +123,13 @@ async def test_finished_orders_leave_ib_async_tables_so_a_long_day_does_not_grow
         assert client.ib is not None
         wrapper = client.ib.wrapper
         assert len(wrapper.trades) == 5 and len(wrapper.fills) == 5  # all kept while late reports may come
-        assert client.prune_finished(now=float("inf")) == 5  # … and gone once that time has passed
+        oldest = [weakref.ref(trade) for trade in list(wrapper.trades.values())[:3]]
+        gc.disable()  # freed without a collection: no reference cycle is left behind (full ones are rare)
+        try:
+            assert client.prune_finished(now=float("inf")) == 5  # … and gone once that time has passed
+            assert [trade() for trade in oldest] == [None, None, None]
+        finally:
+            gc.enable()
         assert (len(wrapper.trades), len(wrapper.permId2Trade), len(wrapper.fills)) == (0, 0, 0)
         # the TradeManager keeps its own record of each, without ib_async's Trade
         assert [manager.orders[f"mats:s1:P{n}"].status.state for n in range(5)] == [OrderState.FILLED] * 5

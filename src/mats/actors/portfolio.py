@@ -5,11 +5,20 @@ correction (a higher execId revision) replaces its original, and the account is 
 current fills (average cost depends on order, so an in-place fix-up would be wrong). Commissions arrive
 late and separately; they are joined to their fill by execId. Each booked fill is passed to its
 strategy (``on_fill``) through ``route``.
+
+Memory is bounded however long the engine runs: it keeps in ``_fills`` every fill executed within
+``KEEP_FILLS_FOR`` of the newest one and, beyond that, the newest ``KEEP_FILLS``; an older fill is folded
+into ``_settled`` (a ledger of everything let go) and its commission report dropped. That covers what can
+still change a fill: IB corrects and re-sends (``reqExecutions`` after a reconnect) only the current day's
+executions, and the repeat check by execId is the journal's, not ours. Everything let go stays in the
+journal and ArcticDB; the blotter (``recent_fills``) shows what is kept.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -23,6 +32,11 @@ from mats.model import DISCRETIONARY, Booking, CommissionReport, Fill, Position,
 from mats.reconcile import reconcile
 
 Route = Callable[[str, Fill], Awaitable[None] | None]
+
+#: Fills kept in memory beyond the last ``KEEP_FILLS_FOR``; at ~1 KiB each, 10,000 is ~10 MiB.
+KEEP_FILLS = 10_000
+#: Every fill this close (by execution time) to the newest one is kept: IB still corrects or re-sends it.
+KEEP_FILLS_FOR = timedelta(hours=24)
 
 
 class GetPositions(msgspec.Struct, frozen=True):
@@ -48,13 +62,24 @@ class ReconcileWith(msgspec.Struct, frozen=True):
 
 class PortfolioManager(Actor):
     def __init__(
-        self, *, bus: EventBus | None = None, base_currency: str = "USD", route: Route | None = None
+        self,
+        *,
+        bus: EventBus | None = None,
+        base_currency: str = "USD",
+        route: Route | None = None,
+        keep_fills: int = KEEP_FILLS,
+        keep_fills_for: timedelta = KEEP_FILLS_FOR,
     ) -> None:
         super().__init__("portfolio", bus=bus, control_capacity=100_000, policy=CORE_ACTOR_POLICY)
         self.base_currency = base_currency
         self.route = route
+        self.keep_fills = keep_fills
+        self.keep_fills_for = keep_fills_for
         self.ledger = Ledger(base_currency)
-        self._fills: dict[str, Fill] = {}  # base execId → current revision, in booking order
+        self.settled_fills = 0  # fills let go from memory (folded into _settled)
+        self._settled = Ledger(base_currency)  # the fills let go, in booking order: where a rebuild starts
+        self._newest_exec_time: datetime | None = None
+        self._fills: dict[str, Fill] = {}  # base execId → current revision, in booking order (bounded)
         self._commissions: dict[str, CommissionReport] = {}  # execId → report
         # (strategy, currency) → commission of the current revisions, kept as reports and fills arrive
         self._commission_totals: dict[tuple[str, str], float] = {}
@@ -71,16 +96,29 @@ class PortfolioManager(Actor):
         for fill in [*fills, *(b.as_fill() for b in bookings)]:
             self._set_fill(split_exec_id(fill.exec_id)[0], fill)
             self.ledger.book(fill)
+            self._let_go()
 
     async def handle(self, message: Any) -> Any:
         match message:
             case FillBooked(fill=fill, correction=correction):
-                self._set_fill(split_exec_id(fill.exec_id)[0], fill)
+                base = split_exec_id(fill.exec_id)[0]
+                if correction and base not in self._fills:
+                    # Its original was let go (older than KEEP_FILLS_FOR and KEEP_FILLS): IB does not correct
+                    # past days, so this is not expected; the journal has it and a restart books it.
+                    self.log.error(
+                        "portfolio.correction_of_settled_fill",
+                        exec_id=fill.exec_id,
+                        strategy_id=fill.strategy_id,
+                        action="not booked until the engine restarts and replays the journal",
+                    )
+                    return None
+                self._set_fill(base, fill)
                 if correction:
                     self._rebuild()
                     position = self.ledger.position(fill.strategy_id, fill.con_id)
                 else:
                     position, _ = self.ledger.book(fill)
+                    self._let_go()
                 if position is not None and self.bus is not None:
                     self.bus.publish(PositionChanged(position=position))
                 if self.route is not None and fill.strategy_id != DISCRETIONARY:
@@ -107,6 +145,7 @@ class PortfolioManager(Actor):
                 fill = booking.as_fill()
                 self._set_fill(fill.exec_id, fill)
                 position, _ = self.ledger.book(fill)
+                self._let_go()
                 if self.bus is not None:
                     self.bus.publish(PositionChanged(position=position))
                 return position
@@ -159,8 +198,24 @@ class PortfolioManager(Actor):
         previous = self._fills.get(key)
         if previous is not None:
             self._count(previous, self._commissions.get(previous.exec_id), -1.0)
+            if previous.exec_id != fill.exec_id:
+                self._commissions.pop(previous.exec_id, None)  # a superseded revision's report counts no more
         self._fills[key] = fill
         self._count(fill, self._commissions.get(fill.exec_id), +1.0)
+        if self._newest_exec_time is None or fill.exec_time > self._newest_exec_time:
+            self._newest_exec_time = fill.exec_time
+
+    def _let_go(self) -> None:
+        """Fold the oldest fills beyond both bounds into ``_settled``; the books themselves do not change."""
+        while len(self._fills) > self.keep_fills:
+            key, oldest = next(iter(self._fills.items()))
+            assert self._newest_exec_time is not None
+            if oldest.exec_time > self._newest_exec_time - self.keep_fills_for:
+                return
+            del self._fills[key]
+            self._commissions.pop(oldest.exec_id, None)
+            self._settled.book(oldest)
+            self.settled_fills += 1
 
     def _set_commission(self, report: CommissionReport, fill: Fill | None) -> None:
         if fill is not None and fill.exec_id == report.exec_id:  # it charges the current revision
@@ -177,7 +232,8 @@ class PortfolioManager(Actor):
         return self.ledger.position(strategy_id, con_id)
 
     def _rebuild(self) -> None:
-        ledger = Ledger(self.base_currency)
+        """The books again from the fills let go plus the kept ones, in booking order (after a correction)."""
+        ledger = copy.deepcopy(self._settled)
         for fill in self._fills.values():
             ledger.book(fill)
         self.ledger = ledger

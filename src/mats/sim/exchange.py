@@ -3,17 +3,25 @@
 Orders are keyed by (clientId, orderId) as TWS keys them, so only the placing client can modify or
 cancel; manual (TWS-typed) orders have orderId 0 and are keyed by permId. Every state change is
 published as an event; the server decides who hears about it.
+
+Memory stays bounded however long it runs (a gateway left up for weeks, or a soak at 20x): working orders
+are all kept; of the finished ones only the newest ``KEEP_FINISHED_ORDERS`` (what ``reqCompletedOrders``
+and the admin endpoint answer from); executions are kept for the current trading day only
+(midnight New York on the virtual clock), which is what ``reqExecutions`` returns at IB too.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import logging
 import math
 import random
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import ROUND_CEILING, Decimal
+from zoneinfo import ZoneInfo
 
 from .account import INITIAL_MARGIN_RATE, Account, Holding
 from .clock import Clock, Timer, ib_time
@@ -45,6 +53,12 @@ from .orders import (
 from .prices import PriceWalk
 
 log = logging.getLogger("mats.sim.exchange")
+
+#: Finished (filled, cancelled, rejected) orders kept, newest first out; older ones are forgotten: their
+#: orderIds are never handed out again (``reserve_ids``), their executions stay until the day rolls.
+KEEP_FINISHED_ORDERS = 2_000
+#: Executions belong to the day (New York) they happened on; ``reqExecutions`` answers the current one.
+EXECUTION_DAY_ZONE = ZoneInfo("America/New_York")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +114,9 @@ class Exchange:
         self._api_orders: dict[tuple[int, int], int] = {}  # (clientId, orderId) → permId
         self._next_ids: dict[int, int] = {}
         self._timers: dict[int, Timer] = {}  # permId → pending slice
-        self._executions: list[tuple[Execution, CommissionReport]] = []
+        self._finished: deque[int] = deque()  # permIds of finished orders still in _orders, oldest first
+        self._executions: deque[tuple[Execution, CommissionReport]] = deque()  # today's, oldest first
+        self._execution_days: deque[dt.date] = deque()  # the trading day of each of _executions
         self._reject_next: list[str] = []
 
     # ----------------------------------------------------------------- queries
@@ -141,7 +157,19 @@ class Exchange:
         return [o.view() for o in self._orders.values() if o.is_done and not (api_only and o.is_manual)]
 
     def executions(self) -> list[tuple[Execution, CommissionReport]]:
+        """The current trading day's executions, oldest first (IB's ``reqExecutions`` answer)."""
+        self._roll_executions()
         return list(self._executions)
+
+    def _trading_day(self) -> dt.date:
+        return self.clock.now().astimezone(EXECUTION_DAY_ZONE).date()
+
+    def _roll_executions(self) -> None:
+        """Forget executions of days before today: no client can ask for them any more."""
+        today = self._trading_day()
+        while self._execution_days and self._execution_days[0] < today:
+            self._execution_days.popleft()
+            self._executions.popleft()
 
     # ------------------------------------------------------------ order entry
 
@@ -327,6 +355,16 @@ class Exchange:
         self._working.pop(order.perm_id, None)
         order.completed_time = ib_time(self.clock.now())
         order.completed_status = status_text
+        if order.perm_id in self._orders:
+            self._finished.append(order.perm_id)
+            while len(self._finished) > KEEP_FINISHED_ORDERS:
+                self._forget(self._finished.popleft())
+
+    def _forget(self, perm_id: int) -> None:
+        """Drop a finished order that fell out of the newest ``KEEP_FINISHED_ORDERS``."""
+        order = self._orders.pop(perm_id, None)
+        if order is not None and not order.is_manual:
+            self._api_orders.pop((order.client_id, order.order_id), None)
 
     def _schedule(self, order: SimOrder, delay: float) -> None:
         if delay <= 0:
@@ -421,7 +459,9 @@ class Exchange:
             model_code=order.ticket.model_code,
         )
         report = CommissionReport(exec_id, commission, commission_currency(spec), realized)
+        self._roll_executions()
         self._executions.append((execution, report))
+        self._execution_days.append(self._trading_day())
         log.info(
             "order.filled perm_id=%s client_id=%s order_id=%s %s %s %s @ %s exec_id=%s commission=%s",
             order.perm_id, order.client_id, order.order_id, execution.side, qty, spec.local_symbol, price,
@@ -433,7 +473,10 @@ class Exchange:
     # ------------------------------------------------------------------ faults
 
     def correct_execution(self, exec_id: str, price: float | None, qty: Decimal | None) -> str:
-        """Re-issue an execution as the next revision (`.01` → `.02`) with a new price and/or quantity."""
+        """Re-issue an execution as the next revision (`.01` → `.02`) with a new price and/or quantity.
+
+        Only today's executions can be corrected (older ones are no longer held)."""
+        self._roll_executions()
         found = [i for i, (e, _) in enumerate(self._executions) if e.exec_id == exec_id]
         if not found:
             raise KeyError(f"no execution {exec_id!r}")

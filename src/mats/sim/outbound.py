@@ -114,7 +114,7 @@ _NO_MARGINS = join_fields([""] * 9)
 _NO_COMMISSION = join_fields([None, None, None, "", ""])
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=1024)  # an order's few openOrder messages reuse it; bounded memory
 def _open_order_head(
     order_id: int, client_id: int, perm_id: int, contract: ContractSpec, t: OrderTicket, sv: int
 ) -> str:
@@ -142,7 +142,7 @@ def _open_order_head(
     return join_fields(fields)
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=1024)  # an order's few openOrder messages reuse it; bounded memory
 def _open_order_tail(t: OrderTicket) -> str:
     """randomizeSize … midOffsetAtHalf: everything after the order state (sv >= 170)."""
     fields: Fields = [False, False]  # randomizeSize, randomizePrice

@@ -3,6 +3,12 @@
 Every price the exchange shows is recorded here, so ticks, real-time bars, historical bars and fills all
 describe one path. Before the simulator started, history is either the bars handed in (replay) or a
 seeded walk that ends exactly at the start price, so a chart has no seam at the start.
+
+What was printed is kept in bounded memory, however long the simulator runs: 5-second pieces for the
+newest ``FINE_KEEP_SECONDS``, folded into 1-minute pieces after that, and dropped after
+``KEEP_SECONDS`` (virtual time). Bars finer than a minute asked for further back than the fine window
+show the minute's whole range in the bar of its first 5 seconds; bars before the kept range are flat at
+the last dropped close.
 """
 
 from __future__ import annotations
@@ -23,6 +29,11 @@ if TYPE_CHECKING:
 MAX_BARS = 50_000
 #: How far back the synthetic history of a random-walk contract reaches (reqHeadTimeStamp).
 SYNTHETIC_YEARS = 5
+#: Printed history kept at full 5-second resolution (virtual seconds), then folded to COARSE_SECONDS.
+FINE_KEEP_SECONDS = 2 * 3600
+COARSE_SECONDS = 60
+#: Printed history kept at all (virtual seconds); 3 days of 1-minute pieces is ~4,300 per contract.
+KEEP_SECONDS = 3 * 86400
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,8 +131,10 @@ class Tape:
         self.seed = seed
         self.replay: Replay | None = None
         self.last = price
-        self._keys: list[int] = []
+        self._keys: list[int] = []  # piece starts, ascending: COARSE_SECONDS before _fine_from, then 5 s
         self._buckets: dict[int, Bar] = {}
+        self._fine_from = -(1 << 62)  # pieces starting before this are 1-minute pieces
+        self._dropped_close: float | None = None  # close of the newest piece dropped for age
         self.day_open = price
         self.day_high = price
         self.day_low = price
@@ -133,13 +146,14 @@ class Tape:
 
     def record(self, epoch: float, price: float, size: float) -> None:
         """One price print; sizes add to volume (0 for a quote-only move)."""
-        key = bucket(epoch, BASE_SECONDS)
+        key = bucket(epoch, BASE_SECONDS if epoch >= self._fine_from else COARSE_SECONDS)
         bar = self._buckets.get(key)
         if bar is None:
             bar = Bar(key, price, price, price, price, 0.0, 0, price)
             self._buckets[key] = bar
             if not self._keys or key > self._keys[-1]:
                 self._keys.append(key)
+                self._compact(key)
             else:
                 bisect.insort(self._keys, key)
         bar.add(price, size)
@@ -149,6 +163,30 @@ class Tape:
         self.day_high = max(self.day_high, price)
         self.day_low = min(self.day_low, price)
         self.day_volume += size
+
+    def _compact(self, newest: int) -> None:
+        """Fold 5-second pieces older than the fine window into minutes; drop pieces older than KEEP."""
+        cutoff = bucket(newest - FINE_KEEP_SECONDS, COARSE_SECONDS)
+        if cutoff > self._fine_from:
+            lo = bisect.bisect_left(self._keys, self._fine_from)
+            hi = bisect.bisect_left(self._keys, cutoff)
+            minutes: dict[int, Bar] = {}
+            for key in self._keys[lo:hi]:
+                piece = self._buckets.pop(key)
+                start = bucket(key, COARSE_SECONDS)
+                into = minutes.get(start)
+                if into is None:
+                    minutes[start] = piece.copy(start)
+                else:
+                    into.merge(piece)
+            self._keys[lo:hi] = list(minutes)
+            self._buckets.update(minutes)
+            self._fine_from = cutoff
+        old = bisect.bisect_left(self._keys, newest - KEEP_SECONDS)
+        if old > 0:
+            for key in self._keys[:old]:
+                self._dropped_close = self._buckets.pop(key).close
+            del self._keys[:old]
 
     # ---------------------------------------------------------------- bars
 
@@ -211,13 +249,13 @@ class Tape:
         i = bisect.bisect_right(self._keys, epoch)
         if i > 0:
             return self._buckets[self._keys[i - 1]].close
-        return self.start_price
+        return self.start_price if self._dropped_close is None else self._dropped_close
 
     def _price_before(self, epoch: float) -> float:
         i = bisect.bisect_left(self._keys, epoch)
         if i > 0:
             return self._buckets[self._keys[i - 1]].close
-        return self.start_price
+        return self.start_price if self._dropped_close is None else self._dropped_close
 
     def _synthetic(self, first: int, end: int, seconds: int) -> list[Bar]:
         """A seeded walk backwards from the start price: a bar depends only on its time and size.

@@ -47,6 +47,10 @@ from mats.store.journal_sql import SCHEMA_SQL, to_ns
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
+#: Executions whose current revision the repeat check keeps in memory (newest first in, oldest out); older
+#: ones are looked up in SQLite (indexed), so a repeat is caught however old it is. ~150 B each.
+KEEP_REVISIONS = 50_000
+
 _INSERT_FILL = "INSERT INTO fill_log VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 
 
@@ -105,7 +109,9 @@ class Journal:
         self._lock_fd: int | None = None
         self._seq = 0
         self._last_ns = 0
-        self._revisions: dict[str, int] = {}
+        self._revisions: dict[str, int] = {}  # base execId → current revision; newest KEEP_REVISIONS only
+        self._revisions_complete = True  # False once some execution is only in SQLite
+        self.keep_revisions = KEEP_REVISIONS
         # written by the loop (record_order_intent); folded in by the journal thread on open
         self._intents = IntentLog(f"{self.path}.intents")
         self._closing = False
@@ -407,12 +413,37 @@ class Journal:
             self._log.warning("journal.intents_folded", orders=folded, read=len(intents))
 
     def _load_revisions(self) -> None:
-        """The current revision of every execution, kept in memory: the repeat check costs no query."""
+        """The current revision of the newest ``keep_revisions`` executions, kept in memory: the repeat check
+        of a live or re-sent execution costs no query; an older one is looked up (``_stored_revision``)."""
         cur = self._db().execute(
-            "SELECT base_exec_id, MAX(revision) FROM fill_log WHERE kind != ? GROUP BY base_exec_id",
-            (schemas.KIND_COMMISSION,),
+            "SELECT base_exec_id, MAX(revision) FROM fill_log WHERE kind != ? GROUP BY base_exec_id"
+            " ORDER BY MAX(seq) DESC LIMIT ?",
+            (schemas.KIND_COMMISSION, self.keep_revisions + 1),
         )
-        self._revisions = dict(cur.fetchall())
+        rows = cur.fetchall()
+        self._revisions_complete = len(rows) <= self.keep_revisions
+        self._revisions = dict(reversed(rows[: self.keep_revisions]))
+
+    def _known_revision(self, base: str) -> int | None:
+        """The current revision of an execution, or None if it was never recorded."""
+        revision = self._revisions.get(base)
+        if revision is not None or self._revisions_complete:
+            return revision
+        row = (
+            self._db()
+            .execute(
+                "SELECT MAX(revision) FROM fill_log WHERE base_exec_id = ? AND kind != ?",
+                (base, schemas.KIND_COMMISSION),
+            )
+            .fetchone()
+        )
+        return None if row is None or row[0] is None else int(row[0])
+
+    def _remember_revisions(self, seen: dict[str, int]) -> None:
+        self._revisions.update(seen)
+        while len(self._revisions) > self.keep_revisions:
+            del self._revisions[next(iter(self._revisions))]
+            self._revisions_complete = False
 
     def _close_db(self) -> None:
         if self._reader is not None:
@@ -445,7 +476,7 @@ class Journal:
         seen: dict[str, int] = {}  # applied to the revision map only once the whole call is valid
         for fill in fills:
             base, revision = split_exec_id(fill.exec_id)
-            prior = seen.get(base, self._revisions.get(base))
+            prior = seen[base] if base in seen else self._known_revision(base)
             if prior is not None and revision <= prior:
                 out.append(None)  # a repeat, or an older revision than the one we hold
                 continue
@@ -473,7 +504,7 @@ class Journal:
             seen[base] = revision
             rows.append((seq, now, *row))
             out.append(FillRecorded(seq=seq, exec_id=fill.exec_id, kind=kind, recorded_at=now))
-        self._revisions.update(seen)
+        self._remember_revisions(seen)
         return rows, out
 
     def _insert_commission(

@@ -37,6 +37,9 @@ CREATE TABLE IF NOT EXISTS fill_log (
     realized_pnl REAL
 );
 
+-- the repeat check looks up an execution here once the in-memory map of revisions is full
+CREATE INDEX IF NOT EXISTS fill_log_base_exec_id ON fill_log (base_exec_id);
+
 -- the latest commission report of each execId
 CREATE TABLE IF NOT EXISTS commissions (
     exec_id TEXT PRIMARY KEY,
