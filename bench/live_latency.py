@@ -397,6 +397,7 @@ async def load(
             "strategies.sma_cross:SmaCross",
             [symbols[n % len(symbols)]],
             {"fast": 10, "slow": 50, "qty": 1},
+            bar_size="1d",  # the simulator's own bars (one a session) never mix with the bars fed here
             autostart=True,
         )
         for n in range(strategies)
