@@ -1,6 +1,7 @@
 """One report: every benchmark in bench/, each as a subprocess with a time limit, into ``bench/REPORT.md``.
 
     .venv/bin/python bench/report.py [--full] [--only api_load,soak] [--out bench/REPORT.md]
+                                     [--reuse soak=/tmp/soak30.log]
 
 Each bench ends its output with one line of JSON (``--json``; ``live_latency.py`` always prints it);
 this script reads that line and writes a Markdown table: figure, value, goal, baseline, ratio, and
@@ -146,6 +147,7 @@ class Outcome:
     output: str
     load_before: float
     load_after: float
+    reused: str = ""  # the saved output this came from, when the bench was not run here
 
 
 def last_json(output: str) -> dict[str, Any]:
@@ -158,6 +160,13 @@ def last_json(output: str) -> dict[str, Any]:
             if isinstance(value, dict):
                 return value
     return {}
+
+
+def reused_outcome(bench: Bench, log: Path) -> Outcome:
+    """A bench already run on its own (a 30-minute soak, say), read from its saved output."""
+    output = log.read_text()
+    figures = last_json(output)
+    return Outcome(bench, 0 if figures else None, math.nan, figures, output, math.nan, math.nan, str(log))
 
 
 def run_bench(bench: Bench, full: bool, logs: Path) -> Outcome:
@@ -285,7 +294,11 @@ def write_report(path: Path, outcomes: list[Outcome], full: bool, began: datetim
     ]
     for o in outcomes:
         exit_text = "timed out" if o.code is None else str(o.code)
-        arguments = " ".join(o.bench.full if full else o.bench.short)
+        arguments = (
+            f"run earlier, output in {o.reused}"
+            if o.reused
+            else " ".join(o.bench.full if full else o.bench.short)
+        )
         lines.append(
             f"| {o.bench.name} | `{arguments}` | {exit_text} | {o.seconds:.0f} | "
             f"{o.load_before:.2f} → {o.load_after:.2f} |"
@@ -313,7 +326,15 @@ def main() -> int:
     parser.add_argument("--only", default="", help="comma-separated bench names")
     parser.add_argument("--out", default=str(BENCH / "REPORT.md"))
     parser.add_argument("--logs", default="", help="keep each bench's output here (default: a temp dir)")
+    parser.add_argument(
+        "--reuse",
+        action="append",
+        default=[],
+        metavar="NAME=LOG",
+        help="take a bench's figures from output saved earlier instead of running it (repeatable)",
+    )
     args = parser.parse_args()
+    reuse = dict(item.split("=", 1) for item in args.reuse)
     only = {name for name in args.only.split(",") if name}
     benches = [b for b in BENCHES if (BENCH / f"{b.name}.py").exists() and (not only or b.name in only)]
     unknown = only - {b.name for b in benches}
@@ -323,7 +344,12 @@ def main() -> int:
     logs.mkdir(parents=True, exist_ok=True)
     print(f"each bench's output: {logs}/")
     began = datetime.now(UTC)
-    outcomes = [run_bench(bench, args.full, logs) for bench in benches]
+    outcomes = [
+        reused_outcome(bench, Path(reuse[bench.name]))
+        if bench.name in reuse
+        else run_bench(bench, args.full, logs)
+        for bench in benches
+    ]
     write_report(Path(args.out), outcomes, args.full, began)
     print(f"wrote {args.out}")
     return 0 if all(o.code == 0 for o in outcomes) else 1
