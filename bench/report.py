@@ -163,10 +163,23 @@ def last_json(output: str) -> dict[str, Any]:
 
 
 def reused_outcome(bench: Bench, log: Path) -> Outcome:
-    """A bench already run on its own (a 30-minute soak, say), read from its saved output."""
+    """A bench already run (a 30-minute soak, say, or this script's own earlier run), from its saved output
+    and, if this script ran it, the ``.meta.json`` beside it (exit code, seconds, load averages)."""
     output = log.read_text()
     figures = last_json(output)
-    return Outcome(bench, 0 if figures else None, math.nan, figures, output, math.nan, math.nan, str(log))
+    meta_path = log.with_name(log.name + ".meta.json")
+    meta: dict[str, Any] = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    code = meta.get("code", 0 if figures else None)
+    return Outcome(
+        bench,
+        code,
+        float(meta.get("seconds", math.nan)),
+        figures,
+        output,
+        float(meta.get("load_before", math.nan)),
+        float(meta.get("load_after", math.nan)),
+        str(log),
+    )
 
 
 def run_bench(bench: Bench, full: bool, logs: Path) -> Outcome:
@@ -191,6 +204,13 @@ def run_bench(bench: Bench, full: bool, logs: Path) -> Outcome:
     outcome = Outcome(
         bench, code, time.monotonic() - started, last_json(output), output, load_before, os.getloadavg()[0]
     )
+    meta = {
+        "code": code,
+        "seconds": outcome.seconds,
+        "load_before": load_before,
+        "load_after": outcome.load_after,
+    }
+    log.with_name(log.name + ".meta.json").write_text(json.dumps(meta))  # for --reuse
     state = "timed out" if code is None else f"exit {code}"
     print(f"   {state} after {outcome.seconds:.0f} s; {len(outcome.figures)} figures", flush=True)
     return outcome
