@@ -256,8 +256,14 @@ class Journal:
         return result
 
     async def current_orders(self) -> list[OrderStatus]:
-        """The latest event of every orderRef, in journal order."""
-        result: list[OrderStatus] = await self._read(journal_sql.current_orders)
+        """The latest event of every orderRef, in journal order, with every event recorded before this call.
+
+        Read on the journal thread behind the writes queued ahead of it: a new order's intent is durable
+        (the intent log) before its SQLite row commits, and a read on the reader connection could miss an
+        order already at IB (found by tests/faults/test_random_schedules.py)."""
+        result: list[OrderStatus] = await self._submit(
+            lambda: journal_sql.current_orders(self._db()), writes=False
+        )
         return result
 
     async def _read(self, fn: Callable[..., T], *args: Any) -> T:
