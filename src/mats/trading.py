@@ -41,16 +41,14 @@ from mats.reconcile import ContractReconciliation
 from mats.risk import RiskState
 from mats.snapshots import SnapshotKind, SnapshotSchedule, write_snapshots
 from mats.storage import load_strategy_specs, save_strategy_specs
-from mats.store.flusher import STREAMS, Flusher
+from mats.store.flusher import Flusher
 from mats.store.journal import Durability, Journal
-from mats.store.maintenance import compact_periodically
 from mats.valuation import AccountValuation
 
 if TYPE_CHECKING:
     from mats.engine import Engine
     from mats.ib.hub import IBHub
 
-COMPACT_EVERY_S = 600.0  # how often the flushed symbols' small segments are merged
 
 log = structlog.get_logger("mats.trading")
 
@@ -94,7 +92,6 @@ class LiveTrading:
         self.daily_loss: DailyLossGuard | None = None
         self._daily_loss_task: asyncio.Task[None] | None = None
         self._flush_task: asyncio.Task[None] | None = None
-        self._compact_task: asyncio.Task[None] | None = None
         self.account = ""
 
     # --- Component protocol -------------------------------------------------------------------------
@@ -204,7 +201,7 @@ class LiveTrading:
     async def stop(self) -> None:
         await self.snapshot("shutdown")  # the books as they stand at shutdown
         background_tasks = (
-            self._hourly, self._equity_task, self._snapshots, self._daily_loss_task, self._compact_task
+            self._hourly, self._equity_task, self._snapshots, self._daily_loss_task
         )  # fmt: skip
         for background in background_tasks:
             if background is not None:
@@ -285,13 +282,9 @@ class LiveTrading:
                 await self.flusher.flush_once()  # start-up replays what a crash left unflushed
         except Exception as exc:  # storage down at start: the flusher retries in its loop
             degraded(True, repr(exc))
+        # The flusher also compacts what it appends (every COMPACT_AFTER_APPENDS), so appends, reads and
+        # memory stay flat all day (bench/soak.py).
         self._flush_task = asyncio.create_task(self.flusher.run(), name="flusher")
-        # Each flush is one small segment; merged every so often, so appends and reads stay cheap all day
-        # (found by bench/soak.py: the demo's CPU doubled over 30 minutes without it).
-        targets = [(self.flusher.account, stream) for stream in STREAMS]
-        self._compact_task = asyncio.create_task(
-            compact_periodically(engine.store, targets, every=COMPACT_EVERY_S), name="compaction"
-        )
 
     def persist_soon(self) -> None:
         """Write the registry to ``general/strategies`` in the background (this engine is its one writer)."""

@@ -12,7 +12,7 @@ from mats.store.journal import (
     JournalError,
     OrderEventRecorded,
 )
-from mats.store.maintenance import compact_all, compact_periodically
+from mats.store.maintenance import compact_all
 from mats.store.reader import FillsReader
 
 __all__ = [
@@ -30,7 +30,6 @@ __all__ = [
     "OrderEventRecorded",
     "StoreError",
     "compact_all",
-    "compact_periodically",
     "crash_point",
     "default_uri",
     "fold_fills",

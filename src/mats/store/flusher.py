@@ -6,11 +6,15 @@ journal's id). ArcticDB writes the version reference last, so the rows and their
 together or not at all: a flush interrupted anywhere is re-done from the metadata on the next start, never
 lost and never repeated. The journal's own mark is only a hint written after the append.
 
-Every append costs memory that ArcticDB does not give back (measured with ``bench/memory_profile.py
---arctic``: ~2.7 KiB of heap and ~5 KiB of mapped LMDB pages per append, whatever its size; compaction,
-dropping the library handle, flushing the version map or ``malloc_trim`` do not return the heap part), so
-the interval is a memory budget as much as a latency: at most ``2 / interval`` appends a second.
-``DEFAULT_INTERVAL`` is the settings' default (``storage.flush_interval_ms``).
+Each append adds a small segment to the symbol, and ArcticDB's cost per append (time, and memory it keeps)
+grows with the number of segments since the last compaction (``bench/memory_profile.py --arctic``: without
+compaction ~2.7 KiB of heap per append, never returned; 20 → 46 ms per append by 15,000). So the flusher
+compacts a symbol itself after every ``compact_after`` appends to it: it is the symbol's one writer, so
+compaction never races an append, and ``compact_data`` keeps the metadata, so ``last_seq`` survives. The
+tail stays short, and appends and memory stay flat all day; a compaction merges only that tail (tens of
+milliseconds whatever the symbol's size). The first append after a start compacts too, so restarts cannot
+pile up tails. A failed compaction is logged and retried after another ``compact_after`` appends: the data
+is untouched.
 
 If ArcticDB fails or stalls, the journal keeps acknowledging fills (it runs on its own thread), the flusher
 reports ``degraded`` (property + callback), backs off, re-reads the metadata (a failed call may have landed)
@@ -36,6 +40,8 @@ log = structlog.get_logger(__name__)
 STREAMS = (FILLS_SYMBOL, ORDERS_SYMBOL)
 #: Seconds between flushes (``storage.flush_interval_ms``, 250 by default); ≤ 1 append per stream each.
 DEFAULT_INTERVAL = 0.25
+#: Appends to a symbol between compactions (about a minute of continuous flushing at the default interval).
+COMPACT_AFTER_APPENDS = 250
 
 DegradedCallback = Callable[[bool, str], None]
 FlushListener = Callable[[str, pd.DataFrame], None]
@@ -53,6 +59,7 @@ class Flusher:
         max_rows: int = 10_000,
         interval: float = DEFAULT_INTERVAL,
         stall_after: float = 2.0,
+        compact_after: int = COMPACT_AFTER_APPENDS,
         backoff: tuple[float, float] = (0.1, 5.0),
         on_degraded: DegradedCallback | None = None,
     ) -> None:
@@ -64,7 +71,11 @@ class Flusher:
         self.stall_after = stall_after
         self.backoff = backoff
         self.flushed: dict[str, int] = dict.fromkeys(STREAMS, 0)
-        self.appends = 0  # ArcticDB appends made (each one costs memory: see the module docstring)
+        self.appends = 0  # ArcticDB appends made
+        self.compactions = 0
+        self.compact_after = compact_after
+        # Appends since each symbol's last compaction; starting "due" compacts once after a (re)start.
+        self._since_compaction: dict[str, int] = dict.fromkeys(STREAMS, compact_after)
         self._on_degraded = on_degraded
         self._listeners: list[FlushListener] = []
         self._degraded = False
@@ -181,7 +192,24 @@ class Flusher:
         self._log.debug("flush.done", symbol=stream, rows=len(rows), last_seq=last_seq)
         for listener in self._listeners:
             listener(stream, rows)
+        self._since_compaction[stream] += 1
+        if self._since_compaction[stream] >= self.compact_after:
+            await self._compact(stream)
         return len(rows), len(rows) >= self.max_rows
+
+    async def _compact(self, stream: str) -> None:
+        """Merge the symbol's appended tail; a failure leaves the data as it was and is retried later."""
+        self._since_compaction[stream] = 0
+        try:
+            await self.store.compact(self.account, stream)
+            self.compactions += 1
+        except Exception as exc:
+            self._log.error(
+                "flush.compact_failed",
+                symbol=stream,
+                error=repr(exc)[:300],
+                kept=f"data untouched; compacted again after {self.compact_after} more appends",
+            )
 
     async def _flush_guarded(self) -> int:
         """flush_once, reporting degraded if it fails or takes longer than ``stall_after``."""

@@ -1,6 +1,7 @@
-"""Scheduled compaction: micro-batched appends leave many small segments; merging them keeps reads fast.
+"""Compaction on demand: micro-batched appends leave many small segments; merging them keeps reads fast.
 
-Compaction runs through the same ArcticStore (one call at a time), so it never races the flusher on a
+The live flusher compacts what it appends by itself (``Flusher.compact_after``); ``compact_all`` is for an
+operator's maintenance or a symbol written by something else. Compaction runs through the same ArcticStore (one call at a time), so it never races the flusher on a
 symbol: the flusher and the compactor are the same writer, serialised by the store's limiter.
 ``compact_data`` keeps the symbol's latest metadata (the flusher's ``last_seq``), so compaction does not
 disturb exactly-once flushing."""
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import anyio
 import structlog
 
 from mats.store.arctic import ArcticStore
@@ -35,12 +35,3 @@ async def compact_all(store: ArcticStore, targets: Sequence[tuple[str, str]]) ->
                 kept="data untouched; compaction retried next round",
             )
     return done
-
-
-async def compact_periodically(
-    store: ArcticStore, targets: Sequence[tuple[str, str]], every: float = 3600.0
-) -> None:
-    """Run ``compact_all`` every ``every`` seconds, for ever (start it as a task in the engine's group)."""
-    while True:
-        await anyio.sleep(every)
-        await compact_all(store, targets)
