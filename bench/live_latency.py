@@ -101,6 +101,8 @@ async def start_engine(
 class SimProcess:
     """``mats sim`` in its own process, as IB Gateway is in production: its work is not MATS's loop lag."""
 
+    cpu: int | None = None  # ``--pin``: the CPU its process runs on (the engine is on the others); None: any
+
     def __init__(self, *args: str) -> None:
         self.port = free_port()
         self.args = args or ("--price-interval", "0")
@@ -111,6 +113,8 @@ class SimProcess:
             sys.executable, "-m", "mats.cli", "sim", "--port", str(self.port), *self.args,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
         )  # fmt: skip
+        if self.cpu is not None:
+            os.sched_setaffinity(self.proc.pid, {self.cpu})
         assert self.proc.stdout is not None
         while b"listening" not in await asyncio.wait_for(self.proc.stdout.readline(), 60):
             pass
@@ -285,12 +289,20 @@ async def _measure_tick_to_order(
         "tick_to_order": [],
         "tick_to_order_cpu": [],  # the loop thread's CPU time over the same span: wall minus this = waiting
         "tick_to_strategy": [],
+        "gc_in_span": [],  # 1.0 where a garbage collection ran inside the span, else 0.0
         "order_to_fill": [],
         "order_to_position": [],
         "journal": [],
     }
 
     receive = bar_socket.data_received
+    collections = [0]
+
+    def count_collection(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            collections[0] += 1
+
+    gc.callbacks.append(count_collection)
 
     def data_received(data: bytes) -> None:
         state["read"] = time.perf_counter()
@@ -301,6 +313,7 @@ async def _measure_tick_to_order(
         def deliver_timed(bar: Any) -> None:
             state["bar_read"] = state["read"]  # decoded synchronously inside data_received: same read
             state["bar_read_cpu"] = state["read_cpu"]
+            state["bar_gc"] = collections[0]
             deliver(bar)
 
         return deliver_timed
@@ -333,6 +346,7 @@ async def _measure_tick_to_order(
             out["tick_to_order"].append(state["write"] - state["bar_read"])
             out["tick_to_order_cpu"].append(time.thread_time() - state["bar_read_cpu"])
             out["tick_to_strategy"].append(state["handled"] - state["bar_read"])
+            out["gc_in_span"].append(float(collections[0] != state["bar_gc"]))
             state["bar_read"] = None
         send(msg)
 
@@ -378,6 +392,7 @@ async def _measure_tick_to_order(
             state["write"] = state["fill"] = None
             sim.control.advance(5)  # one 5-second real-time bar → one strategy bar → one order
         await asyncio.wait_for(state["waiter"], 10)  # the next order's position
+    gc.callbacks.remove(count_collection)
     out["throttled"] = [float(throttled[0])]
     return out
 
@@ -562,10 +577,16 @@ def lag(stats: LagStats) -> str:
 
 async def main(args: argparse.Namespace) -> int:
     configure_logging(level="error")
+    pinned = ""
+    if args.pin and len(os.sched_getaffinity(0)) >= 2:
+        cpus = sorted(os.sched_getaffinity(0))
+        SimProcess.cpu = cpus[-1]
+        os.sched_setaffinity(0, set(cpus[:-1]))  # before the engine starts its threads: they inherit it
+        pinned = f"; engine pinned to CPU {cpus[:-1]}, simulator to CPU {cpus[-1]}"
     print(
         f"MATS live latency, Python {sys.version.split()[0]}, simulator "
         f"{'on the engine loop' if args.sim_in_process else 'in its own process'} on loopback; "
-        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start\n"
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start{pinned}\n"
     )
     hops, trips = await bare_socket_baseline(args.bars)
     with tempfile.TemporaryDirectory() as tmp:
@@ -588,6 +609,13 @@ async def main(args: argparse.Namespace) -> int:
     print(f"     read → strategy  {spread(t2s)}")
     print(f"     journal intent   {spread(t['journal'])}   (the order is durable before it is sent)")
     print(f"     slowest five     {', '.join(f'{x * 1000:.2f}' for x in sorted(t2o)[-5:])} ms")
+    with_gc = [x for x, g in zip(t2o, t["gc_in_span"], strict=True) if g]
+    without_gc = [x for x, g in zip(t2o, t["gc_in_span"], strict=True) if not g]
+    print(
+        f"     a collection ran in {len(with_gc)} of {len(t2o)} spans"
+        + (f" (p50 {ms(pct(with_gc, 0.5))})" if with_gc else "")
+        + (f"; the others {spread(without_gc)}" if without_gc else "")
+    )
     c2o = t_commit["tick_to_order"]
     print("   the same, waiting for the SQLite commit instead of the intent log (the path before issue 7):")
     print(f"     MATS, commit     {spread(c2o)}   max {ms(max(c2o))}")
@@ -661,6 +689,11 @@ if __name__ == "__main__":
         "--sim-in-process",
         action="store_true",
         help="the simulator on the engine's own loop (its clock stepped in part 1)",
+    )
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="the simulator on the last CPU and the engine on the others, as a latency-minded deployment",
     )
     parser.add_argument("--rate", type=float, default=5000.0, help="bars per second in total, part 3")
     parser.add_argument("--seconds", type=float, default=10.0, help="how long part 3 feeds bars")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,13 +33,31 @@ async def start_trading(hub: IBHub, journal: Journal, bus: EventBus, supervisor:
     return await supervisor.spawn(TradeManager(hub, journal, instruments, bus=bus))  # type: ignore[return-value]
 
 
+@asynccontextmanager
+async def trading(
+    hub: IBHub, journal: Journal, bus: EventBus
+) -> AsyncIterator[tuple[TradeManager, Subscription]]:
+    """A supervised TradeManager on the hub, and the bus's order events from before it started."""
+    orders = bus.subscribe(types={"order"})
+    async with Supervisor() as supervisor:
+        yield await start_trading(hub, journal, bus, supervisor), orders
+
+
 def request(manager: TradeManager, strategy: str, symbol: str, qty: float, **kwargs: Any) -> OrderRequest:
     instrument = manager.instruments.resolve(symbol)
     return OrderRequest(StrategyId(strategy), instrument.key, qty, con_id=instrument.con_id, **kwargs)
 
 
+async def place(manager: TradeManager, ref: str, qty: float, symbol: str = "AAPL") -> OrderReply:
+    """Strategy ``s1``'s order, as its LiveBroker sends it."""
+    reply: OrderReply = await manager.ask(
+        PlaceOrder(request=request(manager, "s1", symbol, qty), order_ref=ref)
+    )
+    return reply
+
+
 async def place_until_done(manager: TradeManager, orders: Subscription, ref: str, qty: float) -> None:
-    await manager.ask(PlaceOrder(request=request(manager, "s1", "AAPL", qty), order_ref=ref))
+    await place(manager, ref, qty)
     await wait_for_event(orders, lambda e: e.status.order_ref == ref and e.status.state.is_done)
 
 
@@ -48,15 +68,11 @@ def final(status: str) -> Any:
 async def test_partial_fills_modify_cancel_and_reject_match_the_simulator(
     sim: SimServer, hub: IBHub, journal: Journal, bus: EventBus
 ) -> None:
-    orders = bus.subscribe(types={"order"})
-    async with Supervisor() as supervisor:
-        manager = await start_trading(hub, journal, bus, supervisor)
+    async with trading(hub, journal, bus) as (manager, orders):
         sim.control.set_price("AAPL", 200.0)
         sim.control.set_fill_slices(4)
 
-        reply: OrderReply = await manager.ask(
-            PlaceOrder(request=request(manager, "s1", "AAPL", 100), order_ref="mats:s1:A")
-        )
+        reply = await place(manager, "mats:s1:A", 100)
         assert reply.accepted and reply.status.state is OrderState.PENDING
         filled = await wait_for_event(orders, final("Filled"))
         assert (filled.status.filled, filled.status.remaining, filled.status.avg_fill_price) == (
@@ -99,13 +115,10 @@ async def test_partial_fills_modify_cancel_and_reject_match_the_simulator(
 async def test_an_order_is_never_sent_twice_for_one_order_ref(
     sim: SimServer, hub: IBHub, journal: Journal, bus: EventBus
 ) -> None:
-    orders = bus.subscribe(types={"order"})
-    async with Supervisor() as supervisor:
-        manager = await start_trading(hub, journal, bus, supervisor)
+    async with trading(hub, journal, bus) as (manager, orders):
         sim.control.set_price("AAPL", 150.0)
-        command = PlaceOrder(request=request(manager, "s1", "AAPL", 5), order_ref="mats:s1:ONCE")
-        await manager.ask(command)
-        await manager.ask(command)  # a retry after a timeout, say
+        await place(manager, "mats:s1:ONCE", 5)
+        await place(manager, "mats:s1:ONCE", 5)  # a retry after a timeout, say
         await wait_for_event(orders, final("Filled"))
     assert len(sim.control.executions()) == 1 and len(sim.control.orders()) == 1
 
@@ -113,9 +126,7 @@ async def test_an_order_is_never_sent_twice_for_one_order_ref(
 async def test_finished_orders_leave_ib_async_tables_so_a_long_day_does_not_grow_the_heap(
     sim: SimServer, hub: IBHub, journal: Journal, bus: EventBus
 ) -> None:
-    orders = bus.subscribe(types={"order"})
-    async with Supervisor() as supervisor:
-        manager = await start_trading(hub, journal, bus, supervisor)
+    async with trading(hub, journal, bus) as (manager, orders):
         sim.control.set_price("AAPL", 200.0)
         for n in range(5):
             await place_until_done(manager, orders, f"mats:s1:P{n}", 10)
@@ -135,7 +146,7 @@ async def test_finished_orders_leave_ib_async_tables_so_a_long_day_does_not_grow
         assert [manager.orders[f"mats:s1:P{n}"].status.state for n in range(5)] == [OrderState.FILLED] * 5
         assert all(manager.orders[f"mats:s1:P{n}"].trade is None for n in range(5))
         # and a new order still goes out and fills through the same client
-        await manager.ask(PlaceOrder(request=request(manager, "s1", "AAPL", 10), order_ref="mats:s1:Q"))
+        await place(manager, "mats:s1:Q", 10)
         await wait_for_event(orders, final("Filled"))
         assert len(sim.control.executions()) == 6
 
@@ -155,9 +166,7 @@ async def test_an_order_journaled_but_lost_before_it_left_the_process_is_closed_
         at=datetime.now(UTC),
     )
     await journal.record_order_event(lost)  # what the crashed engine left behind
-    orders = bus.subscribe(types={"order"})
-    async with Supervisor() as supervisor:
-        manager = await start_trading(hub, journal, bus, supervisor)
+    async with trading(hub, journal, bus) as (manager, orders):
         closed = await wait_for_event(orders, lambda e: e.status.order_ref == "mats:s1:LOST")
         assert manager.orders["mats:s1:LOST"].status.state is OrderState.CANCELLED
     assert closed.status.state is OrderState.CANCELLED and "never reached IB" in closed.status.reason
@@ -168,13 +177,11 @@ async def test_an_order_journaled_but_lost_before_it_left_the_process_is_closed_
 async def test_a_command_that_fails_answers_its_asker_and_the_trade_manager_keeps_trading(
     sim: SimServer, hub: IBHub, journal: Journal, bus: EventBus
 ) -> None:
-    orders = bus.subscribe(types={"order"})
-    async with Supervisor() as supervisor:
-        manager = await start_trading(hub, journal, bus, supervisor)
+    async with trading(hub, journal, bus) as (manager, orders):
         sim.control.set_price("AAPL", 150.0)
         with pytest.raises(KeyError, match="unknown order"):
             await manager.ask(CancelOrder(order_ref="mats:s1:NOSUCH"))
-        await manager.ask(PlaceOrder(request=request(manager, "s1", "AAPL", 5), order_ref="mats:s1:AFTER"))
+        await place(manager, "mats:s1:AFTER", 5)
         await wait_for_event(orders, final("Filled"))
     assert len(sim.control.executions()) == 1
 
@@ -182,17 +189,13 @@ async def test_a_command_that_fails_answers_its_asker_and_the_trade_manager_keep
 async def test_only_the_newest_finished_orders_stay_in_memory_and_an_old_ref_is_never_sent_again(
     sim: SimServer, hub: IBHub, journal: Journal, bus: EventBus
 ) -> None:
-    orders = bus.subscribe(types={"order"})
-    async with Supervisor() as supervisor:
-        manager = await start_trading(hub, journal, bus, supervisor)
+    async with trading(hub, journal, bus) as (manager, orders):
         manager.keep_finished = 2
         sim.control.set_price("AAPL", 150.0)
         for n in range(4):
             await place_until_done(manager, orders, f"mats:s1:F{n}", 1)
         assert sorted(manager.orders) == ["mats:s1:F2", "mats:s1:F3"]  # the newest two
-        again = await manager.ask(
-            PlaceOrder(request=request(manager, "s1", "AAPL", 1), order_ref="mats:s1:F0")
-        )
+        again = await place(manager, "mats:s1:F0", 1)
         assert not again.accepted and "never sent twice" in again.status.reason
     assert len(sim.control.orders()) == 4  # the old ref did not reach IB again
     assert len({s.order_ref for s in await journal.current_orders()}) == 4  # all of them in the journal
