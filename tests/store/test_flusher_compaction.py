@@ -17,7 +17,9 @@ def segments(store: ArcticStore, symbol: str) -> int:
     return len(store._lib(ACCOUNT, create=False)._nvs.read_index(symbol))
 
 
-async def test_the_flusher_compacts_every_n_appends_and_keeps_every_row_and_its_last_seq(tmp_path: Path) -> None:
+async def test_the_flusher_compacts_every_n_appends_and_keeps_every_row_and_its_last_seq(
+    tmp_path: Path,
+) -> None:
     async with Journal(tmp_path / "j.sqlite") as journal, ArcticStore(f"lmdb://{tmp_path}/arctic") as store:
         flusher = Flusher(journal, store, ACCOUNT, interval=3600, compact_after=5)
         await flusher.recover()

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from collections import deque
 
+from mats.ulids import CROCKFORD
+
 KEEP = 100_000
 _ULID_LENGTH = 26
-_CROCKFORD = frozenset("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
+_CROCKFORD = frozenset(CROCKFORD)
 
 
 def _ulid_of(order_ref: str) -> str | None:

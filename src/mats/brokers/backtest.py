@@ -40,10 +40,9 @@ from mats.model import (
     TimeInForce,
     make_order_ref,
 )
+from mats.ulids import time_digits
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-_CROCKFORD_PAIRS = [a + b for a in _CROCKFORD for b in _CROCKFORD]  # 10 bits → 2 digits
 _CALENDAR_TZ = {
     "XNYS": "America/New_York",
     "XNAS": "America/New_York",
@@ -382,16 +381,7 @@ class BacktestBroker(Broker):
         Crockford digits too): python-ulid's encoder costs several µs per order, a visible share of a
         backtest that trades often.
         """
-        ms = max(0, self._market.visible_ns // 1_000_000)
-        pairs = _CROCKFORD_PAIRS
-        prefix = (
-            pairs[(ms >> 40) & 1023]
-            + pairs[(ms >> 30) & 1023]
-            + pairs[(ms >> 20) & 1023]
-            + pairs[(ms >> 10) & 1023]
-            + pairs[ms & 1023]
-        )
-        return f"{prefix}{seq:016X}"
+        return f"{time_digits(max(0, self._market.visible_ns // 1_000_000))}{seq:016X}"
 
     def _notify_status(self, handle: OrderHandle) -> None:
         listener = self._listeners.get(handle.request.strategy_id)

@@ -18,7 +18,6 @@ from typing import Any
 import msgspec
 import pandas as pd
 import structlog
-from ulid import ULID
 
 from mats.accounting import Ledger, flat_position
 from mats.brokers.base import Broker, OrderRejected
@@ -27,6 +26,7 @@ from mats.brokers.schedule import ScheduledJob
 from mats.instruments import Instrument, InstrumentResolver
 from mats.messages import CancelOrder, ModifyOrder, PlaceOrder
 from mats.model import Fill, OrderRequest, OrderState, OrderStatus, Position, make_order_ref
+from mats.ulids import UlidFactory
 
 log = structlog.get_logger("mats.brokers.live")
 
@@ -65,6 +65,7 @@ class LiveBroker(Broker):
         self.forget_after = FORGET_FINISHED_AFTER
         self._accepted: dict[str, asyncio.Future[OrderHandle]] = {}
         self._done: dict[str, asyncio.Future[OrderHandle]] = {}
+        self._ulids = UlidFactory()  # each orderRef's tail, sorting after every earlier one
 
     def unregister(self, strategy_id: str) -> None:
         self._listeners.pop(strategy_id, None)
@@ -75,7 +76,7 @@ class LiveBroker(Broker):
     def submit(self, request: OrderRequest, instrument: Instrument) -> OrderHandle:
         if request.con_id is None:
             request = msgspec.structs.replace(request, con_id=instrument.con_id)
-        order_ref = make_order_ref(request.strategy_id, str(ULID()))
+        order_ref = make_order_ref(request.strategy_id, self._ulids.new())
         handle = OrderHandle(self, order_ref, request, instrument)
         loop = asyncio.get_running_loop()
         self._handles[order_ref] = self._working[order_ref] = handle

@@ -1,10 +1,10 @@
 """Compaction on demand: micro-batched appends leave many small segments; merging them keeps reads fast.
 
 The live flusher compacts what it appends by itself (``Flusher.compact_after``); ``compact_all`` is for an
-operator's maintenance or a symbol written by something else. Compaction runs through the same ArcticStore (one call at a time), so it never races the flusher on a
-symbol: the flusher and the compactor are the same writer, serialised by the store's limiter.
-``compact_data`` keeps the symbol's latest metadata (the flusher's ``last_seq``), so compaction does not
-disturb exactly-once flushing."""
+operator's maintenance or a symbol written by something else. Compaction runs through the same
+ArcticStore (one call at a time), so it never races the flusher on a symbol. ``compact_data`` keeps the
+symbol's latest metadata (the flusher's ``last_seq``), so compaction does not disturb exactly-once
+flushing."""
 
 from __future__ import annotations
 
