@@ -8,15 +8,15 @@
    built from IB real-time bars. The simulator runs in its own process, as IB Gateway does, its clock at
    200x so a 5-second bar arrives every 25 ms, its prices frozen (moving 200x as fast, they made it push
    the account and portfolio 200x as often as IB does); ``--sim-in-process``: on the engine's loop, its
-   clock paused and stepped one bar at a time. Timestamps: when client 0's socket delivered the bytes holding
-   the bar (``Connection.data_received``), and when the strategy's own client issued the write of the
-   placeOrder (``Connection.sendMsg``, before the syscall: the write wakes the simulator's process, which
-   a busy kernel may run before returning to us). Between them: ib_async's decoder, the bar feed, the
-   strategy's mailbox, the strategy, the LiveBroker, the TradeManager's risk check and its journal intent
-   (the order is durable before it is sent), and the order's encoding. Then the same again with the order
-   waiting for its SQLite commit instead (the path before the intent log), and the loop thread's CPU
-   time over each span (wall time minus CPU time is time descheduled or waiting for the GIL: on a shared
-   2-core box, most of the p99).
+   clock paused and stepped one bar at a time. Timestamps: when client 0's socket delivered the bytes
+   holding the bar (``Connection.data_received`` emitting ``hasData``), and when the strategy's own client
+   issued the write of the placeOrder (``Connection.sendMsg``, before the syscall: the write wakes the
+   simulator's process, which a busy kernel may run before returning to us). Between them: ib_async's
+   decoder, the bar feed, the strategy's mailbox, the strategy, the LiveBroker, the TradeManager's risk
+   check and its journal intent (the order is durable before it is sent), and the order's encoding. Then
+   the same again with the order waiting for its SQLite commit instead (the path before the intent log),
+   and the loop thread's CPU time over each span (wall time minus CPU time is time descheduled or waiting
+   for the GIL: on a shared 2-core box, most of the p99).
 2. Order → fill → position: from that socket write to the recorder's ``OrderFilled`` and the
    PortfolioManager's ``PositionChanged`` (bus publish times).
 3. Load: 98 strategies (SmaCross 10/50, qty 1) on 30 pooled strategy clients (``ib.max_clients =
@@ -295,7 +295,8 @@ async def _measure_tick_to_order(
         "journal": [],
     }
 
-    receive = bar_socket.data_received
+    bar_reader = engine.hub.engine.reader  # fed by the socket's data_received, on every event loop
+    assert bar_reader is not None
     collections = [0]
 
     def count_collection(phase: str, info: dict[str, int]) -> None:
@@ -307,7 +308,7 @@ async def _measure_tick_to_order(
     def data_received(data: bytes) -> None:
         state["read"] = time.perf_counter()
         state["read_cpu"] = time.thread_time()
-        receive(data)
+        bar_reader.feed(data)
 
     def delivered(deliver: Callable[[Any], None]) -> Callable[[Any], None]:
         def deliver_timed(bar: Any) -> None:
@@ -365,7 +366,8 @@ async def _measure_tick_to_order(
                 waiter.set_result(None)
         return publish(event, **kwargs)
 
-    bar_socket.data_received = data_received
+    bar_socket.hasData -= bar_reader.feed  # uvloop binds data_received at connect: hook the step after it
+    bar_socket.hasData += data_received
     assert trading.feed is not None
     for stream in trading.feed._streams.values():  # where the feed hands each bar to the strategy
         for delivers in stream.subscribers.values():
@@ -538,6 +540,8 @@ class IterationCpu:
 
     def __enter__(self) -> IterationCpu:
         loop_class = type(asyncio.get_running_loop())
+        if not hasattr(loop_class, "_run_once"):  # uvloop's iterations are in C: not measured
+            return self
         original = self._original = loop_class._run_once  # type: ignore[attr-defined]
         samples = self.samples
 
@@ -550,7 +554,8 @@ class IterationCpu:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        type(asyncio.get_running_loop())._run_once = self._original  # type: ignore[attr-defined]
+        if self._original is not None:
+            type(asyncio.get_running_loop())._run_once = self._original  # type: ignore[attr-defined]
 
     def over(self, seconds: float) -> int:
         return sum(1 for s in self.samples if s > seconds)
@@ -655,7 +660,10 @@ async def main(args: argparse.Namespace) -> int:
         its = p["iterations"].samples
         print(
             f"     loop's own CPU per iteration  p99 {ms(pct(its, 0.99))}   p99.9 {ms(pct(its, 0.999))}   "
-            f"max {ms(max(its))}; {p['iterations'].over(0.005)} of {len(its):,} iterations over 5 ms"
+            f"max {ms(max(its, default=math.nan))}; {p['iterations'].over(0.005)} of {len(its):,} iterations "
+            "over 5 ms"
+            if its
+            else "     loop's own CPU per iteration: not measured on this loop (uvloop)"
         )
         pauses = p["gc"]
         print(
@@ -697,4 +705,12 @@ if __name__ == "__main__":
     )
     parser.add_argument("--rate", type=float, default=5000.0, help="bars per second in total, part 3")
     parser.add_argument("--seconds", type=float, default=10.0, help="how long part 3 feeds bars")
-    sys.exit(asyncio.run(main(parser.parse_args())))
+    parser.add_argument("--uvloop", action="store_true", help="run everything on uvloop's event loop")
+    args = parser.parse_args()
+    factory = None
+    if args.uvloop:
+        import uvloop
+
+        factory = uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=factory) as runner:
+        sys.exit(runner.run(main(args)))
