@@ -2,7 +2,7 @@
 98 strategies on a 32-client gateway at 5,000 bars/s, with the simulator on loopback in its own process.
 
     .venv/bin/python bench/live_latency.py [--bars 300] [--strategies 98] [--rate 5000] [--seconds 10]
-                                           [--sim-in-process]
+                                           [--sim-in-process] [--pin] [--uvloop]
 
 1. Tick to order. The engine trades ``strategies.pulse:Pulse`` (an order on every bar) on 5-second bars
    built from IB real-time bars. The simulator runs in its own process, as IB Gateway does, its clock at
@@ -25,6 +25,9 @@
    orders, fills, journal and portfolio on the same loop). Loop lag is sampled every 50 ms (as the
    engine's monitor does) and every 5 ms (a probe), mailbox depths every 0.5 s, and the loop thread's
    CPU time in every loop iteration (the loop's own work, apart from waiting for a CPU).
+
+``--pin`` runs the simulator on the last CPU and the engine on the others, as a latency-minded deployment
+runs IB Gateway and MATS (``taskset``); ``--uvloop`` runs everything on uvloop's loop.
 
 Each figure is printed beside a bare asyncio baseline measured in the same run: a protocol whose
 ``data_received`` hands the bytes to a task through an ``asyncio.Queue`` and that task writes a reply
