@@ -95,6 +95,18 @@ def test_every_kind_of_order_mats_places_is_encoded_as_ib_async_encodes_it() -> 
             assert ours[0].startswith("3\0")  # placeOrder's message id
 
 
+def test_an_order_built_from_the_template_equals_the_one_ib_async_constructs() -> None:
+    request = OrderRequest("s1", "AAPL", -3, order_type=OrderType.LIMIT, limit_price=187.25)
+    first, second = build_order(request, "mats:s1:A", "DU123"), build_order(request, "mats:s1:A", "DU123")
+    expected = Order(
+        action="SELL", totalQuantity=3, orderType="LMT", tif="DAY", orderRef="mats:s1:A", account="DU123"
+    )
+    expected.lmtPrice = 187.25
+    assert vars(first) == vars(expected)  # Order defines __eq__ by identity, so field by field
+    first.algoParams.append(TagValue("maxPctVol", "0.1"))  # each order's lists are its own
+    assert second.algoParams == [] and Order().algoParams == []
+
+
 @given(
     st.sampled_from([Contract, Order, OrderState, Execution, ContractDetails, ComboLeg, Stock]),
     st.data(),

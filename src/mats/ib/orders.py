@@ -40,15 +40,29 @@ class TradeStatusSeen(msgspec.Struct, frozen=True):
     reason: str = ""
 
 
+_BLANK_ORDER = Order()
+_MUTABLE_DEFAULTS = tuple(k for k, v in vars(_BLANK_ORDER).items() if isinstance(v, (list, dict, set)))
+
+
+def blank_order() -> Order:
+    """``Order()``, copied from a template: its dataclass ``__init__`` takes 139 arguments (10 µs, on the
+    tick-to-order path) where copying a dict takes 1. The mutable defaults (lists) are fresh, as there."""
+    order: Order = object.__new__(Order)
+    fields = vars(order)
+    fields.update(vars(_BLANK_ORDER))
+    for name in _MUTABLE_DEFAULTS:
+        fields[name] = type(fields[name])()
+    return order
+
+
 def build_order(request: OrderRequest, order_ref: str, account: str) -> Order:
-    order = Order(
-        action=str(request.side),
-        totalQuantity=abs(request.qty),
-        orderType=str(request.order_type),
-        tif=str(request.tif),
-        orderRef=order_ref,
-        account=account,
-    )
+    order = blank_order()
+    order.action = str(request.side)
+    order.totalQuantity = abs(request.qty)
+    order.orderType = str(request.order_type)
+    order.tif = str(request.tif)
+    order.orderRef = order_ref
+    order.account = account
     if request.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT) and request.limit_price is not None:
         order.lmtPrice = request.limit_price
     if request.order_type in (OrderType.STOP, OrderType.STOP_LIMIT) and request.stop_price is not None:
