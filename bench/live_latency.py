@@ -1,8 +1,8 @@
 """Live-path latency: a bar read off the socket → the order written to it, order → fill → position, and
 98 strategies on a 32-client gateway at 5,000 bars/s, with the simulator on loopback in its own process.
 
-    .venv/bin/python bench/live_latency.py [--bars 300] [--strategies 98] [--rate 5000] [--seconds 10]
-                                           [--sim-in-process] [--pin] [--uvloop]
+    .venv/bin/python bench/live_latency.py [--bars 1000] [--strategies 98] [--rate 5000] [--seconds 10]
+                                           [--sim-in-process] [--no-pin] [--uvloop] [--flush-ms MS]
 
 1. Tick to order. The engine trades ``strategies.pulse:Pulse`` (an order on every bar) on 5-second bars
    built from IB real-time bars. The simulator runs in its own process, as IB Gateway does, its clock at
@@ -26,8 +26,9 @@
    engine's monitor does) and every 5 ms (a probe), mailbox depths every 0.5 s, and the loop thread's
    CPU time in every loop iteration (the loop's own work, apart from waiting for a CPU).
 
-``--pin`` runs the simulator on the last CPU and the engine on the others, as a latency-minded deployment
-runs IB Gateway and MATS (``taskset``); ``--uvloop`` runs everything on uvloop's loop.
+The simulator runs on the last CPU and the engine on the others, as a latency-minded deployment runs IB
+Gateway and MATS (``taskset``, docs/live-trading.md); ``--no-pin`` lets them share every CPU. ``--uvloop``
+runs everything on uvloop's loop. A thousand bars, so the p99 rests on ten spans, not on three.
 
 Each figure is printed beside a bare asyncio baseline measured in the same run: a protocol whose
 ``data_received`` hands the bytes to a task through an ``asyncio.Queue`` and that task writes a reply
@@ -90,10 +91,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+#: ``--flush-ms``: the engine's ``storage.flush_interval_ms`` (None: the default); set once, in ``main``.
+FLUSH_MS: list[int | None] = [None]
+
+
 async def start_engine(
     sim: SimServer | SimProcess, data_dir: Path, specs: list[StrategySpec]
 ) -> tuple[Engine, LiveTrading, asyncio.Task[None]]:
-    settings = load_settings(None, environ={}, overrides={"data_dir": str(data_dir)})
+    overrides: dict[str, Any] = {"data_dir": str(data_dir)}
+    if FLUSH_MS[0] is not None:
+        overrides["storage"] = {"flush_interval_ms": FLUSH_MS[0]}
+    settings = load_settings(None, environ={}, overrides=overrides)
     ib = msgspec.structs.replace(settings.ib, port=sim.port, connect_timeout=5.0, max_clients=32)
     engine, trading = live_engine(msgspec.structs.replace(settings, ib=ib, strategies=specs), backoff=FAST)
     task = asyncio.create_task(engine.run(handle_signals=False))
@@ -694,7 +702,7 @@ async def main(args: argparse.Namespace) -> int:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bars", type=int, default=300, help="bars (and orders) for parts 1 and 2")
+    parser.add_argument("--bars", type=int, default=1000, help="bars (and orders) for parts 1 and 2")
     parser.add_argument("--strategies", type=int, default=98)
     parser.add_argument(
         "--sim-in-process",
@@ -702,14 +710,17 @@ if __name__ == "__main__":
         help="the simulator on the engine's own loop (its clock stepped in part 1)",
     )
     parser.add_argument(
-        "--pin",
-        action="store_true",
-        help="the simulator on the last CPU and the engine on the others, as a latency-minded deployment",
+        "--no-pin",
+        dest="pin",
+        action="store_false",
+        help="let the simulator and the engine share every CPU (by default the simulator gets the last one)",
     )
     parser.add_argument("--rate", type=float, default=5000.0, help="bars per second in total, part 3")
     parser.add_argument("--seconds", type=float, default=10.0, help="how long part 3 feeds bars")
     parser.add_argument("--uvloop", action="store_true", help="run everything on uvloop's event loop")
+    parser.add_argument("--flush-ms", type=int, default=None, help="storage.flush_interval_ms")
     args = parser.parse_args()
+    FLUSH_MS[0] = args.flush_ms
     factory = None
     if args.uvloop:
         import uvloop

@@ -47,7 +47,7 @@ class Bench:
 BENCHES = [
     Bench("api_load", ["--seconds", "5", "--ws-seconds", "5", "--idle-seconds", "3", "--probe-bars", "150",
           "--json"], ["--json"], 400, 500),
-    Bench("live_latency", ["--bars", "150", "--seconds", "4"], [], 300, 400),
+    Bench("live_latency", ["--bars", "600", "--seconds", "4"], [], 400, 500),
     Bench("sim_roundtrip", ["--orders", "500", "--json"], ["--json"], 300, 400),
     Bench("fills_journal", ["--fills", "20000", "--naive-fills", "500", "--json"], ["--json"], 300, 600),
     Bench("backtest_quick", ["--bars", "50000", "--repeat", "1", "--json"], ["--json"], 300, 600),

@@ -21,6 +21,7 @@ import structlog
 from mats.actors.bus import EventBus
 from mats.actors.supervisor import Supervisor
 from mats.config import Settings
+from mats.gc_pacing import GcPacer
 from mats.looplag import LoopLagMonitor
 from mats.messages import AlertRaised
 
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
     from mats.trading import LiveTrading
 
 log = structlog.get_logger("mats.engine")
-_GC_DEFAULTS = gc.get_threshold()
 _SWITCH_INTERVAL_DEFAULT = sys.getswitchinterval()
 # The journal and ArcticDB threads run Python too: when the loop thread gives up the GIL (every epoll, send,
 # write) it can wait a whole switch interval (5 ms by default) to get it back. 0.5 ms cut the bar-to-order
@@ -54,6 +54,7 @@ class Engine:
         self.bus = EventBus()
         self.supervisor = Supervisor()
         self.lag = LoopLagMonitor(on_alert=self._lag_alert)
+        self.gc_pacer = GcPacer()
         self.components: list[Component] = list(components or [])
         self.hub: IBHub | None = None
         self.trading: LiveTrading | None = None
@@ -94,12 +95,10 @@ class Engine:
                 # Start-up allocations are long-lived; freezing them keeps later GC pauses short.
                 gc.collect()
                 gc.freeze()
-                # Short young collections, and old ones as rare as ever: a young collection walks every
-                # object allocated since the last one, so its pause grows with the first threshold (50,000
-                # paused the loop 10-18 ms every ~2 s with 98 strategies trading; 5,000 pauses 1-5 ms), while
-                # the second and third keep the middle and full collections (a full one was measured at
-                # 87 ms of loop lag, bench/live_latency.py) at one per 2.5 million allocations and rarer.
-                gc.set_threshold(5_000, 500, 1_000)
+                # Young collections in small pieces between callbacks, not inside a bar's path to its order;
+                # middle and full ones as rare as ever (a full one was measured at 87 ms of loop lag).
+                self.gc_pacer.install()
+                tasks.start_soon(self.gc_pacer.run, name="gc-pacer")
                 sys.setswitchinterval(_SWITCH_INTERVAL)
                 self.ready.set()
                 log.info("engine.ready", components=[c.name for c in started])
@@ -114,7 +113,7 @@ class Engine:
                 for sig in (signal.SIGINT, signal.SIGTERM):
                     loop.remove_signal_handler(sig)
             gc.unfreeze()
-            gc.set_threshold(*_GC_DEFAULTS)
+            self.gc_pacer.restore()
             sys.setswitchinterval(_SWITCH_INTERVAL_DEFAULT)
             self.stopped.set()
             log.info("engine.stopped", reason=self.shutdown_reason)

@@ -39,6 +39,8 @@ class Metrics(msgspec.Struct, frozen=True):
     rss_bytes: int | None  # None where /proc is missing (not Linux)
     loop_lag: LagStats
     gc_counts: list[int]
+    gc_paced: list[int]  # collections the GcPacer made between callbacks, per generation
+    gc_paced_longest_ms: float
     event_seq: int
     stream_clients: int
     read_builds: int  # hot read bodies encoded (mats.api.encoded)
@@ -83,6 +85,8 @@ def read_metrics(ctx: Ctx) -> Metrics:
         rss_bytes=rss_bytes(),
         loop_lag=ctx.engine.lag.stats(),
         gc_counts=list(gc.get_count()),
+        gc_paced=list(ctx.engine.gc_pacer.collections),
+        gc_paced_longest_ms=round(ctx.engine.gc_pacer.longest * 1e3, 3),
         event_seq=bus.last_seq,
         stream_clients=bus.subscriber_count,
         read_builds=ctx.reads.builds,
