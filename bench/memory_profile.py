@@ -242,6 +242,18 @@ async def dashboard(port: int, token: str, stop: asyncio.Event) -> int:
     return polls
 
 
+def shrink_engine_bounds(engine: Any, keep: int = 100) -> None:
+    """Every bound on what the running engine keeps, small (``--small-bounds``; bench/soak.py uses it too):
+    they fill within a minute, so what still grows after that grows without a bound."""
+    trading = engine.trading
+    trading.portfolio.keep_fills = keep
+    trading.portfolio.keep_fills_for = dt.timedelta(0)
+    trading.journal.keep_revisions = keep
+    trading.trades.keep_finished = keep
+    trading.trades._forgotten.keep = keep
+    engine.bus._history = deque(engine.bus._history, maxlen=10 * keep)
+
+
 async def profile(args: argparse.Namespace) -> None:
     from mats.api.auth import load_or_create_token
     from mats.config import load_settings
@@ -269,12 +281,7 @@ async def profile(args: argparse.Namespace) -> None:
             running = asyncio.create_task(engine.run())
             await asyncio.wait_for(engine.ready.wait(), 90)
             if args.small_bounds:
-                trading = engine.trading
-                trading.portfolio.keep_fills = 100
-                trading.portfolio.keep_fills_for = dt.timedelta(0)
-                trading.journal.keep_revisions = 100
-                trading.trades.keep_finished = 100
-                engine.bus._history = deque(engine.bus._history, maxlen=1000)
+                shrink_engine_bounds(engine)
             stop = asyncio.Event()
             board = asyncio.create_task(dashboard(api.bound_port, token.reveal(), stop))
             streams = [
