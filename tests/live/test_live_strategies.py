@@ -16,6 +16,7 @@ from mats.launch import live_engine
 from mats.messages import CommissionCharged, OrderFilled, PositionChanged, StrategyStatusChanged
 from mats.model import Bar, StrategySpec
 from mats.sim import SimServer
+from mats.sim.clock import VirtualClock
 from mats.trading import LiveTrading
 
 from .conftest import FAST, wait_for_event
@@ -259,9 +260,7 @@ async def _block_200ms(bar: Bar) -> None:
 
 
 async def test_strategies_trade_on_bars_built_from_ibs_real_time_bars(tmp_path: Path) -> None:
-    from mats.sim.clock import VirtualClock
-
-    clock = VirtualClock(start=datetime(2026, 11, 23, 15, 0, tzinfo=UTC), running=False)
+    clock = VirtualClock(start=T0, running=False)
     async with SimServer(
         port=free_port(), clock=clock, price_interval=1.0, account_push_interval=0.01, day_end=""
     ) as sim:
