@@ -13,14 +13,11 @@ import asyncio
 import os
 import random
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from live.support import free_port
-from mats.sim import SimServer
-from mats.sim.clock import VirtualClock
+from live.support import stopped_sim
 from mats.store.crashpoints import FILE_ENV_VAR, MID_RECONCILE, NAMES
 
 from .support import SETTINGS, EngineLife, api, assert_rebuilt
@@ -45,12 +42,9 @@ async def test_twenty_kills_while_trading_never_lose_double_or_resend(
     rng = random.Random(seed)
     armed = tmp_path / "crash_at"  # the running engine dies at the point this file names
     monkeypatch.setenv(FILE_ENV_VAR, str(armed))
-    clock = VirtualClock(start=datetime(2026, 11, 23, 15, 0, tzinfo=UTC), running=False)
     started = time.monotonic()
     start_ups: list[float] = []
-    async with SimServer(
-        port=free_port(), clock=clock, price_interval=0, day_end="", account_push_interval=0.01
-    ) as sim:
+    async with stopped_sim() as sim:
         sim.control.set_price("AAPL", 180.0)
         sim.control.set_price("MSFT", 410.0)
         config, log = tmp_path / "mats.toml", tmp_path / "engine.log"

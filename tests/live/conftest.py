@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -12,10 +11,9 @@ from mats.actors import EventBus
 from mats.config import IBSettings
 from mats.ib import Backoff, IBHub
 from mats.sim import SimServer
-from mats.sim.clock import VirtualClock
 from mats.store.journal import Journal
 
-from .support import free_port, wait_for_event
+from .support import free_port, stopped_sim, wait_for_event
 
 __all__ = ["FAST", "free_port", "wait_for_event"]
 
@@ -24,13 +22,7 @@ FAST = Backoff(initial=0.05, maximum=0.3, client_id_in_use=0.1)
 
 @pytest.fixture
 async def sim() -> AsyncIterator[SimServer]:
-    """The simulator with its clock stopped (a Monday in session): bars come from the tests alone. On a
-    running clock, a wall-clock minute boundary crossed mid-test delivered a real bar too, and a strategy
-    that trades on every bar traded twice."""
-    clock = VirtualClock(start=datetime(2026, 11, 23, 15, 0, tzinfo=UTC), running=False)
-    async with SimServer(
-        port=free_port(), clock=clock, price_interval=0, account_push_interval=0.01, day_end=""
-    ) as server:
+    async with stopped_sim() as server:
         yield server
 
 

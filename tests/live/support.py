@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,11 @@ import msgspec
 from mats.actors import Subscription
 from mats.config import Settings, load_settings
 from mats.model import StrategySpec
+from mats.sim import SimServer
+from mats.sim.clock import VirtualClock
+
+#: Where a stopped simulator's clock stands: a Monday, in the NYSE session.
+SIM_START = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 
 
 def sim_settings(
@@ -28,6 +34,17 @@ def sim_settings(
     settings = load_settings(None, environ={}, overrides={"data_dir": str(data_dir), **(overrides or {})})
     ib_settings = msgspec.structs.replace(settings.ib, **{"port": port, "connect_timeout": 2.0, **ib})
     return msgspec.structs.replace(settings, ib=ib_settings, strategies=list(strategies))
+
+
+def stopped_sim(**config: Any) -> SimServer:
+    """The simulator on a stopped clock at ``SIM_START``: a strategy sees only the bars a test gives it.
+
+    On a running clock, a wall-clock minute boundary crossed mid-test delivered a real bar too, and a
+    strategy that trades on every bar traded twice. No random walk, no day-end expiry, account pushes
+    within 10 ms; ``config`` changes any of it (``price_interval``, ``account``, ...)."""
+    defaults: dict[str, Any] = {"price_interval": 0, "account_push_interval": 0.01, "day_end": ""}
+    clock = VirtualClock(start=SIM_START, running=False)
+    return SimServer(port=free_port(), clock=clock, **defaults | config)
 
 
 def free_port() -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +13,8 @@ import websockets
 
 from crashes.support import PULSE_SETTINGS as SETTINGS
 from crashes.support import api, start_engine
-from mats.sim import SimServer
-from mats.sim.clock import VirtualClock
 
-from .support import free_port
+from .support import stopped_sim
 
 
 async def next_fill(url: str, token: str) -> dict[str, Any]:
@@ -37,10 +34,7 @@ async def next_fill(url: str, token: str) -> dict[str, Any]:
 async def test_engine_killed_at_a_crash_point_recovers_every_fill_exactly_once(
     tmp_path: Path, crash_at: str
 ) -> None:
-    clock = VirtualClock(start=datetime(2026, 11, 23, 15, 0, tzinfo=UTC), running=False)
-    async with SimServer(
-        port=free_port(), clock=clock, price_interval=0, day_end="", account_push_interval=0.01
-    ) as sim:
+    async with stopped_sim() as sim:
         sim.control.set_price("AAPL", 180.0)
         config = tmp_path / "mats.toml"
         config.write_text(SETTINGS.format(data=tmp_path / "data", port=sim.port))

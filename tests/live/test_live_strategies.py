@@ -16,11 +16,10 @@ from mats.launch import live_engine
 from mats.messages import CommissionCharged, OrderFilled, PositionChanged, StrategyStatusChanged
 from mats.model import Bar, StrategySpec
 from mats.sim import SimServer
-from mats.sim.clock import VirtualClock
 from mats.trading import LiveTrading
 
 from .conftest import FAST, wait_for_event
-from .support import free_port
+from .support import stopped_sim
 
 T0 = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 
@@ -260,10 +259,7 @@ async def _block_200ms(bar: Bar) -> None:
 
 
 async def test_strategies_trade_on_bars_built_from_ibs_real_time_bars(tmp_path: Path) -> None:
-    clock = VirtualClock(start=T0, running=False)
-    async with SimServer(
-        port=free_port(), clock=clock, price_interval=1.0, account_push_interval=0.01, day_end=""
-    ) as sim:
+    async with stopped_sim(price_interval=1.0) as sim:
         spec = StrategySpec(
             "barfed",
             "strategies.pulse:Pulse",

@@ -7,20 +7,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from live.conftest import FAST
-from live.support import free_port, sim_settings
+from live.support import sim_settings, stopped_sim
 from mats.api.auth import ApiToken
 from mats.api.server import ApiServer
 from mats.engine import Engine
 from mats.launch import live_engine
 from mats.model import StrategySpec
 from mats.sim import SimServer
-from mats.sim.clock import VirtualClock
 from mats.storage import StoreComponent
 from mats.store import ArcticStore
 from mats.store.lease import DEFAULT_TTL
@@ -93,15 +91,7 @@ def _why(failed: asyncio.Task[None]) -> BaseException:
 def account_sim(account: str) -> SimServer:
     """A simulator for one account whose clock stands still: no real-time bar reaches a strategy unless a
     test sends it (a minute boundary crossed mid-test would otherwise make a pulse trade once more)."""
-    clock = VirtualClock(start=datetime(2026, 11, 23, 15, 0, tzinfo=UTC), running=False)
-    return SimServer(
-        port=free_port(),
-        clock=clock,
-        price_interval=0,
-        day_end="",
-        account_push_interval=0.01,
-        account=account,
-    )
+    return stopped_sim(account=account)
 
 
 @pytest.fixture
