@@ -91,16 +91,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-#: ``--flush-ms``: the engine's ``storage.flush_interval_ms`` (None: the default); set once, in ``main``.
-FLUSH_MS: list[int | None] = [None]
-
-
 async def start_engine(
-    sim: SimServer | SimProcess, data_dir: Path, specs: list[StrategySpec]
+    sim: SimServer | SimProcess, data_dir: Path, specs: list[StrategySpec], flush_ms: int | None = None
 ) -> tuple[Engine, LiveTrading, asyncio.Task[None]]:
+    """``flush_ms``: the engine's ``storage.flush_interval_ms`` (``--flush-ms``; None: the default)."""
     overrides: dict[str, Any] = {"data_dir": str(data_dir)}
-    if FLUSH_MS[0] is not None:
-        overrides["storage"] = {"flush_interval_ms": FLUSH_MS[0]}
+    if flush_ms is not None:
+        overrides["storage"] = {"flush_interval_ms": flush_ms}
     settings = load_settings(None, environ={}, overrides=overrides)
     ib = msgspec.structs.replace(settings.ib, port=sim.port, connect_timeout=5.0, max_clients=32)
     engine, trading = live_engine(msgspec.structs.replace(settings, ib=ib, strategies=specs), backoff=FAST)
@@ -246,7 +243,12 @@ async def feed(send: Callable[[int], Any], rate: float, seconds: float, sample: 
 
 
 async def tick_to_order(
-    bars: int, data_dir: Path, *, commit_first: bool = False, in_process: bool = False
+    bars: int,
+    data_dir: Path,
+    *,
+    commit_first: bool = False,
+    in_process: bool = False,
+    flush_ms: int | None = None,
 ) -> dict[str, list[float]]:
     """``commit_first``: the earlier path, for comparison in the same run: the order waits for the SQLite
     commit of its PendingSubmit event on the journal thread instead of the intent log's write.
@@ -269,7 +271,7 @@ async def tick_to_order(
         spec = StrategySpec(
             "probe", "strategies.pulse:Pulse", ["AAPL"], {"qty": 1, "every": 1}, bar_size="5s", autostart=True
         )
-        engine, trading, task = await start_engine(sim, data_dir, [spec])
+        engine, trading, task = await start_engine(sim, data_dir, [spec], flush_ms)
         try:
             return await _measure_tick_to_order(sim, engine, trading, bars, commit_first)
         finally:
@@ -414,7 +416,13 @@ async def _measure_tick_to_order(
 
 
 async def load(
-    strategies: int, rate: float, seconds: float, data_dir: Path, *, in_process: bool = False
+    strategies: int,
+    rate: float,
+    seconds: float,
+    data_dir: Path,
+    *,
+    in_process: bool = False,
+    flush_ms: int | None = None,
 ) -> dict[str, Any]:
     """Two feeds into the same 98 strategies: closes that only rise (SmaCross never crosses, so this is
     bars alone), then random walks (they cross and trade: orders, fills, journal, portfolio)."""
@@ -435,7 +443,7 @@ async def load(
     walks = rising[-1] * np.exp(np.cumsum(np.random.default_rng(7).normal(0.0, 0.002, rising.shape), 0))
     async with simulator(in_process) as sim:
         started = time.perf_counter()
-        engine, trading, task = await start_engine(sim, data_dir, specs)
+        engine, trading, task = await start_engine(sim, data_dir, specs, flush_ms)
         startup = time.perf_counter() - started
         try:
             assert engine.hub is not None
@@ -606,16 +614,15 @@ async def main(args: argparse.Namespace) -> int:
     )
     hops, trips = await bare_socket_baseline(args.bars)
     with tempfile.TemporaryDirectory() as tmp:
-        t = await tick_to_order(args.bars, Path(tmp) / "latency", in_process=args.sim_in_process)
+        engine_options = {"in_process": args.sim_in_process, "flush_ms": args.flush_ms}
+        t = await tick_to_order(args.bars, Path(tmp) / "latency", **engine_options)
         t_commit = await tick_to_order(
-            args.bars, Path(tmp) / "latency_commit", commit_first=True, in_process=args.sim_in_process
+            args.bars, Path(tmp) / "latency_commit", commit_first=True, **engine_options
         )
         bare_coarse, bare_fine = await bare_actors_baseline(
             args.strategies, args.rate, min(args.seconds, 3.0)
         )
-        r = await load(
-            args.strategies, args.rate, args.seconds, Path(tmp) / "load", in_process=args.sim_in_process
-        )
+        r = await load(args.strategies, args.rate, args.seconds, Path(tmp) / "load", **engine_options)
 
     t2o, t2s = t["tick_to_order"], t["tick_to_strategy"]
     o2f, o2p = t["order_to_fill"], t["order_to_position"]
@@ -720,7 +727,6 @@ if __name__ == "__main__":
     parser.add_argument("--uvloop", action="store_true", help="run everything on uvloop's event loop")
     parser.add_argument("--flush-ms", type=int, default=None, help="storage.flush_interval_ms")
     args = parser.parse_args()
-    FLUSH_MS[0] = args.flush_ms
     factory = None
     if args.uvloop:
         import uvloop
