@@ -109,10 +109,9 @@ async def start_engine(
 class SimProcess:
     """``mats sim`` in its own process, as IB Gateway is in production: its work is not MATS's loop lag."""
 
-    cpu: int | None = None  # ``--pin``: the CPU its process runs on (the engine is on the others); None: any
-
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, cpu: int | None = None) -> None:
         self.port = free_port()
+        self.cpu = cpu  # pinned: the CPU its process runs on (the engine is on the others); None: any
         self.args = args or ("--price-interval", "0")
         self.proc: asyncio.subprocess.Process | None = None
 
@@ -134,10 +133,10 @@ class SimProcess:
             await self.proc.wait()
 
 
-def simulator(in_process: bool) -> Any:
+def simulator(in_process: bool, cpu: int | None = None) -> Any:
     if in_process:
         return SimServer(port=free_port(), price_interval=0, account_push_interval=0.25)
-    return SimProcess()
+    return SimProcess(cpu=cpu)
 
 
 async def stop_engine(engine: Engine, task: asyncio.Task[None]) -> None:
@@ -249,6 +248,7 @@ async def tick_to_order(
     commit_first: bool = False,
     in_process: bool = False,
     flush_ms: int | None = None,
+    sim_cpu: int | None = None,
 ) -> dict[str, list[float]]:
     """``commit_first``: the earlier path, for comparison in the same run: the order waits for the SQLite
     commit of its PendingSubmit event on the journal thread instead of the intent log's write.
@@ -265,7 +265,8 @@ async def tick_to_order(
     else:
         speed = str(5 * ORDERS_PER_SECOND)  # one 5-second bar per order slot
         sim = SimProcess(
-            "--speed", speed, "--start", START.isoformat(), "--day-end", "", "--price-interval", "0"
+            "--speed", speed, "--start", START.isoformat(), "--day-end", "", "--price-interval", "0",
+            cpu=sim_cpu,
         )  # fmt: skip
     async with sim:
         spec = StrategySpec(
@@ -423,6 +424,7 @@ async def load(
     *,
     in_process: bool = False,
     flush_ms: int | None = None,
+    sim_cpu: int | None = None,
 ) -> dict[str, Any]:
     """Two feeds into the same 98 strategies: closes that only rise (SmaCross never crosses, so this is
     bars alone), then random walks (they cross and trade: orders, fills, journal, portfolio)."""
@@ -441,7 +443,7 @@ async def load(
     steps = int(rate * seconds) // strategies + 1
     rising = 100.0 + 0.01 * np.arange(steps)[:, None] + np.zeros(strategies)
     walks = rising[-1] * np.exp(np.cumsum(np.random.default_rng(7).normal(0.0, 0.002, rising.shape), 0))
-    async with simulator(in_process) as sim:
+    async with simulator(in_process, sim_cpu) as sim:
         started = time.perf_counter()
         engine, trading, task = await start_engine(sim, data_dir, specs, flush_ms)
         startup = time.perf_counter() - started
@@ -601,10 +603,10 @@ def lag(stats: LagStats) -> str:
 
 async def main(args: argparse.Namespace) -> int:
     configure_logging(level="error")
-    pinned = ""
+    pinned, sim_cpu = "", None
     if args.pin and len(os.sched_getaffinity(0)) >= 2:
         cpus = sorted(os.sched_getaffinity(0))
-        SimProcess.cpu = cpus[-1]
+        sim_cpu = cpus[-1]
         os.sched_setaffinity(0, set(cpus[:-1]))  # before the engine starts its threads: they inherit it
         pinned = f"; engine pinned to CPU {cpus[:-1]}, simulator to CPU {cpus[-1]}"
     print(
@@ -614,7 +616,7 @@ async def main(args: argparse.Namespace) -> int:
     )
     hops, trips = await bare_socket_baseline(args.bars)
     with tempfile.TemporaryDirectory() as tmp:
-        engine_options = {"in_process": args.sim_in_process, "flush_ms": args.flush_ms}
+        engine_options = {"in_process": args.sim_in_process, "flush_ms": args.flush_ms, "sim_cpu": sim_cpu}
         t = await tick_to_order(args.bars, Path(tmp) / "latency", **engine_options)
         t_commit = await tick_to_order(
             args.bars, Path(tmp) / "latency_commit", commit_first=True, **engine_options
