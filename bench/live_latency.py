@@ -56,7 +56,7 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from mats.config import load_settings
+from mats.config import StorageSettings, load_settings
 from mats.engine import Engine
 from mats.ib import Backoff
 from mats.launch import live_engine
@@ -92,12 +92,14 @@ def free_port() -> int:
 
 
 async def start_engine(
-    sim: SimServer | SimProcess, data_dir: Path, specs: list[StrategySpec], flush_ms: int | None = None
+    sim: SimServer | SimProcess,
+    data_dir: Path,
+    specs: list[StrategySpec],
+    storage: dict[str, int] | None = None,
 ) -> tuple[Engine, LiveTrading, asyncio.Task[None]]:
-    """``flush_ms``: the engine's ``storage.flush_interval_ms`` (``--flush-ms``; None: the default)."""
-    overrides: dict[str, Any] = {"data_dir": str(data_dir)}
-    if flush_ms is not None:
-        overrides["storage"] = {"flush_interval_ms": flush_ms}
+    """``storage``: the engine's ``[storage]`` settings that differ from the defaults (``--flush-ms``,
+    ``--storage-nice``)."""
+    overrides: dict[str, Any] = {"data_dir": str(data_dir), "storage": storage or {}}
     settings = load_settings(None, environ={}, overrides=overrides)
     ib = msgspec.structs.replace(settings.ib, port=sim.port, connect_timeout=5.0, max_clients=32)
     engine, trading = live_engine(msgspec.structs.replace(settings, ib=ib, strategies=specs), backoff=FAST)
@@ -247,7 +249,7 @@ async def tick_to_order(
     *,
     commit_first: bool = False,
     in_process: bool = False,
-    flush_ms: int | None = None,
+    storage: dict[str, int] | None = None,
     sim_cpu: int | None = None,
 ) -> dict[str, list[float]]:
     """``commit_first``: the earlier path, for comparison in the same run: the order waits for the SQLite
@@ -272,7 +274,7 @@ async def tick_to_order(
         spec = StrategySpec(
             "probe", "strategies.pulse:Pulse", ["AAPL"], {"qty": 1, "every": 1}, bar_size="5s", autostart=True
         )
-        engine, trading, task = await start_engine(sim, data_dir, [spec], flush_ms)
+        engine, trading, task = await start_engine(sim, data_dir, [spec], storage)
         try:
             return await _measure_tick_to_order(sim, engine, trading, bars, commit_first)
         finally:
@@ -423,7 +425,7 @@ async def load(
     data_dir: Path,
     *,
     in_process: bool = False,
-    flush_ms: int | None = None,
+    storage: dict[str, int] | None = None,
     sim_cpu: int | None = None,
 ) -> dict[str, Any]:
     """Two feeds into the same 98 strategies: closes that only rise (SmaCross never crosses, so this is
@@ -445,7 +447,7 @@ async def load(
     walks = rising[-1] * np.exp(np.cumsum(np.random.default_rng(7).normal(0.0, 0.002, rising.shape), 0))
     async with simulator(in_process, sim_cpu) as sim:
         started = time.perf_counter()
-        engine, trading, task = await start_engine(sim, data_dir, specs, flush_ms)
+        engine, trading, task = await start_engine(sim, data_dir, specs, storage)
         startup = time.perf_counter() - started
         try:
             assert engine.hub is not None
@@ -616,7 +618,10 @@ async def main(args: argparse.Namespace) -> int:
     )
     hops, trips = await bare_socket_baseline(args.bars)
     with tempfile.TemporaryDirectory() as tmp:
-        engine_options = {"in_process": args.sim_in_process, "flush_ms": args.flush_ms, "sim_cpu": sim_cpu}
+        storage = {"thread_nice": args.storage_nice}
+        if args.flush_ms is not None:
+            storage["flush_interval_ms"] = args.flush_ms
+        engine_options = {"in_process": args.sim_in_process, "storage": storage, "sim_cpu": sim_cpu}
         t = await tick_to_order(args.bars, Path(tmp) / "latency", **engine_options)
         t_commit = await tick_to_order(
             args.bars, Path(tmp) / "latency_commit", commit_first=True, **engine_options
@@ -728,6 +733,12 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=10.0, help="how long part 3 feeds bars")
     parser.add_argument("--uvloop", action="store_true", help="run everything on uvloop's event loop")
     parser.add_argument("--flush-ms", type=int, default=None, help="storage.flush_interval_ms")
+    parser.add_argument(
+        "--storage-nice",
+        type=int,
+        default=StorageSettings().thread_nice,
+        help="storage.thread_nice: the storage threads' nice value (0: as high as the loop's)",
+    )
     args = parser.parse_args()
     factory = None
     if args.uvloop:

@@ -152,6 +152,32 @@ def type_counts() -> Counter[str]:
     return Counter(type(o).__qualname__ for o in gc.get_objects())
 
 
+def shape(obj: Any) -> str:
+    """A container's kind by what it holds: ``tuple[3](str,float,int)``, to group thousands of them."""
+    if not isinstance(obj, (tuple, list, dict, set, frozenset, deque)):
+        return type(obj).__qualname__
+    items = list(obj.values() if isinstance(obj, dict) else obj)[:6]
+    inner = ",".join(type(i).__qualname__ for i in items)
+    return f"{type(obj).__qualname__}[{len(obj)}]({inner})"
+
+
+def new_objects(kind: str, known: set[int], top: int) -> None:
+    """Objects of ``kind`` that appeared since ``known`` was taken, grouped by shape, with who holds a
+    sample of each of the largest groups (``--new-objects``)."""
+    fresh = [o for o in gc.get_objects() if type(o).__qualname__ == kind and id(o) not in known]
+    groups: dict[str, list[Any]] = {}
+    for obj in fresh:
+        groups.setdefault(shape(obj), []).append(obj)
+    print(f"\n{len(fresh)} new {kind} objects since warm-up, by shape:")
+    for name, members in sorted(groups.items(), key=lambda kv: -len(kv[1]))[:top]:
+        sample = members[len(members) // 2]
+        referrers = [r for r in gc.get_referrers(sample) if r is not fresh and r is not members]
+        holders = Counter(shape(r)[:60] for r in referrers)
+        print(f"  {len(members):8d}  {name[:80]}\n            e.g. {repr(sample)[:150]}")
+        print(f"            held by {dict(holders.most_common(4))}")
+    del fresh, groups
+
+
 def site(trace: tracemalloc.Statistic | tracemalloc.StatisticDiff, frames: int) -> str:
     frames_newest_first = list(reversed(trace.traceback))  # tracemalloc lists the oldest frame first
     if frames > 1:
@@ -302,6 +328,13 @@ async def profile(args: argparse.Namespace) -> None:
             end = began + args.minutes * 60
             while True:
                 rss_before_collect = rss_mib()
+                if args.trim:
+                    anon_before, trim_began = rss_mib("RssAnon"), time.perf_counter()
+                    ctypes.CDLL("libc.so.6").malloc_trim(0)
+                    print(
+                        f"  malloc_trim: anon {anon_before:.1f} -> {rss_mib('RssAnon'):.1f} MiB "
+                        f"in {(time.perf_counter() - trim_began) * 1000:.1f} ms"
+                    )
                 if args.garbage_types:
                     gc.set_debug(gc.DEBUG_SAVEALL)  # keep what the collector finds, to see what it is
                 garbage = gc.collect() if not args.no_collect else 0  # cyclic garbage since the last one
@@ -322,6 +355,8 @@ async def profile(args: argparse.Namespace) -> None:
                 snaps, counts = [*snaps[-1:], snap], [*counts[-1:], type_counts()]
                 if len(rows) == 2:
                     first_snap, first_counts = snaps[-1], counts[-1]  # after one interval of warm-up
+                    if args.new_objects:
+                        known = {id(o) for o in gc.get_objects() if type(o).__qualname__ == args.new_objects}
                 t, _, traced, _ = rows[-1]
                 print(
                     f"  t={t:6.0f}s {rss_parts()}; {heap_parts()}; gc.collect found {garbage} objects "
@@ -335,6 +370,8 @@ async def profile(args: argparse.Namespace) -> None:
             await board
             await asyncio.gather(*streams)
             last_snap, last_counts = snaps[-1], counts[-1]
+            if args.new_objects:
+                new_objects(args.new_objects, known, args.top)
             engine.request_shutdown("profile done")
             await asyncio.wait_for(running, 60)
             tracemalloc.stop()
@@ -465,6 +502,8 @@ def main() -> int:
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--break-trade-cycles", action="store_true", help="the proposed connection.py fix")
     parser.add_argument("--garbage-types", action="store_true", help="what the cyclic collector finds")
+    parser.add_argument("--new-objects", metavar="TYPE", help="where objects of TYPE since warm-up come from")
+    parser.add_argument("--trim", action="store_true", help="malloc_trim(0) before each snapshot, timed")
     parser.add_argument("--no-collect", action="store_true", help="no gc.collect() before each snapshot")
     parser.add_argument("--streams", type=int, default=0, help="/api/stream sockets held and read")
     parser.add_argument("--log-level", default="warning", help="the engine's log level (the demo's: info)")

@@ -75,6 +75,8 @@ class StorageSettings(_Section, frozen=True):
     namespace: str = ""  # library-name prefix, so several engines can share one store
     journal_synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
     flush_interval_ms: Annotated[int, Meta(ge=1)] = 250
+    # the nice value of the threads that call ArcticDB, so they yield the CPU to the loop (0: leave them)
+    thread_nice: Annotated[int, Meta(ge=0, le=19)] = 10
 
 
 class LogSettings(_Section, frozen=True):

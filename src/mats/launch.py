@@ -78,7 +78,9 @@ def live_engine(
 def build_engine(
     settings: Settings, token: ApiToken, *, web_port: int | None = None
 ) -> tuple[Engine, ApiServer]:
-    store = StoreComponent(settings.resolved_arctic_uri, settings.storage.namespace)
+    store = StoreComponent(
+        settings.resolved_arctic_uri, settings.storage.namespace, thread_nice=settings.storage.thread_nice
+    )
     api = ApiServer(token, port=web_port)
     engine, _ = live_engine(settings, store=store, after=[api])
     return engine, api

@@ -19,6 +19,7 @@ import structlog
 from mats.model import StrategySpec
 from mats.store.arctic import ArcticStore
 from mats.store.lease import DEFAULT_TTL, EngineLease, claim, new_lease, release, renew_forever
+from mats.thread_priority import BACKGROUND_NICE
 
 if TYPE_CHECKING:
     from mats.engine import Engine
@@ -32,11 +33,18 @@ STRATEGIES = "strategies"
 class StoreComponent:
     name = "store"
 
-    def __init__(self, uri: str, namespace: str = "", *, lease_ttl: float = DEFAULT_TTL) -> None:
+    def __init__(
+        self,
+        uri: str,
+        namespace: str = "",
+        *,
+        lease_ttl: float = DEFAULT_TTL,
+        thread_nice: int = BACKGROUND_NICE,
+    ) -> None:
         if uri.startswith(("s3://", "s3s://")):
             # The AWS SDK would otherwise probe EC2 metadata endpoints for credentials on every start.
             os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
-        self.store = ArcticStore(uri, namespace)
+        self.store = ArcticStore(uri, namespace, thread_nice=thread_nice)
         self.lease_ttl = lease_ttl
         self.lease: EngineLease | None = None
         self._renewing: asyncio.Task[None] | None = None

@@ -32,6 +32,8 @@ from arcticdb.version_store.library import (
     WritePayload,
 )
 
+from mats.thread_priority import BACKGROUND_NICE, lower_this_thread
+
 log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
@@ -116,12 +118,15 @@ def default_uri(data_dir: str | Path) -> str:
 class ArcticStore:
     """Async ArcticDB access for one engine: logical library names, namespaced, one call at a time."""
 
-    def __init__(self, uri: str, namespace: str = "", *, listing_ttl: float = 5.0) -> None:
+    def __init__(
+        self, uri: str, namespace: str = "", *, listing_ttl: float = 5.0, thread_nice: int = BACKGROUND_NICE
+    ) -> None:
         if NAMESPACE_SEPARATOR in namespace or "/" in namespace:
             raise ValueError(f"namespace must not contain {NAMESPACE_SEPARATOR!r} or '/', got {namespace!r}")
         self.uri = uri
         self.namespace = namespace
         self.listing_ttl = listing_ttl
+        self.thread_nice = thread_nice  # the storage threads yield the CPU to the loop's (thread_priority)
         self._arctic: Arctic | None = None
         self._limiter = anyio.CapacityLimiter(1)
         self._libraries: dict[str, Library] = {}
@@ -169,7 +174,11 @@ class ArcticStore:
     # ---- the call path ----------------------------------------------------------------------------------
 
     async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs), limiter=self._limiter)
+        def run() -> T:
+            lower_this_thread(self.thread_nice)  # before ArcticDB starts its own threads from this one
+            return fn(*args, **kwargs)
+
+        return await anyio.to_thread.run_sync(run, limiter=self._limiter)
 
     def _exists(self, library: str) -> bool:
         """Whether the library is open or in the store (on the storage thread: it may touch storage)."""
