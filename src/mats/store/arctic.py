@@ -32,7 +32,7 @@ from arcticdb.version_store.library import (
     WritePayload,
 )
 
-from mats.thread_priority import BACKGROUND_NICE, lower_this_thread
+from mats.thread_priority import lower_this_thread
 
 log = structlog.get_logger(__name__)
 
@@ -119,14 +119,16 @@ class ArcticStore:
     """Async ArcticDB access for one engine: logical library names, namespaced, one call at a time."""
 
     def __init__(
-        self, uri: str, namespace: str = "", *, listing_ttl: float = 5.0, thread_nice: int = BACKGROUND_NICE
+        self, uri: str, namespace: str = "", *, listing_ttl: float = 5.0, thread_nice: int = 0
     ) -> None:
         if NAMESPACE_SEPARATOR in namespace or "/" in namespace:
             raise ValueError(f"namespace must not contain {NAMESPACE_SEPARATOR!r} or '/', got {namespace!r}")
         self.uri = uri
         self.namespace = namespace
         self.listing_ttl = listing_ttl
-        self.thread_nice = thread_nice  # the storage threads yield the CPU to the loop's (thread_priority)
+        # The engine's store (storage.thread_nice) lowers the threads that call ArcticDB below the loop's
+        # (mats.thread_priority); a command-line tool or a notebook is not trading, and leaves them be.
+        self.thread_nice = thread_nice
         self._arctic: Arctic | None = None
         self._limiter = anyio.CapacityLimiter(1)
         self._libraries: dict[str, Library] = {}
