@@ -17,6 +17,7 @@ import msgspec
 from msgspec import Meta
 
 from mats.model import StrategySpec, check_daily_loss_steps
+from mats.thread_priority import BACKGROUND_NICE
 from mats.validation import locate
 
 Port = Annotated[int, Meta(ge=0, le=65535)]
@@ -76,7 +77,7 @@ class StorageSettings(_Section, frozen=True):
     journal_synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
     flush_interval_ms: Annotated[int, Meta(ge=1)] = 250
     # the nice value of the threads that call ArcticDB, so they yield the CPU to the loop (0: leave them)
-    thread_nice: Annotated[int, Meta(ge=0, le=19)] = 10
+    thread_nice: Annotated[int, Meta(ge=0, le=19)] = BACKGROUND_NICE
 
 
 class LogSettings(_Section, frozen=True):

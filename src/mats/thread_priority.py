@@ -9,7 +9,8 @@ docs/live-trading.md "Latency"). A higher nice value makes the scheduler hand th
 Linux keeps a nice value per thread and a thread starts with its creator's, so lowering the storage
 thread before it first calls ArcticDB lowers the threads ArcticDB starts from it too. An unprivileged
 process can raise a nice value but never lower it again, so only threads that are background for good
-(the storage call path) are lowered; the loop's thread never is.
+are lowered: anyio's worker threads, which carry the store's calls (and, after one, whatever other
+blocking call the engine hands them), never the loop's thread.
 """
 
 from __future__ import annotations
