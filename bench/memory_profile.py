@@ -20,6 +20,10 @@ SQLite's native memory shows in RSS only. Compare RSS growth with traced growth 
 ``--small-bounds`` lowers every bound on what is kept (finished orders, fills, revisions, the tape's fine
 window) so they fill within the first interval: what still grows after that is growth without a bound.
 
+``--new-objects TYPE`` groups the objects of that type made since warm-up by what they hold, and shows
+who holds a sample of each group; ``--trim`` calls ``malloc_trim(0)`` before each snapshot and prints what
+it gave back (how much of the heap is memory glibc keeps free).
+
 ``--arctic N`` measures ArcticDB alone instead: the real journal and flusher on LMDB in a temp dir, N
 flushes of two fills each to ``{account}/fills``, RSS sampled every N/10 flushes, under one compaction
 policy (``--compact-every K`` flushes; 0 never; ``--append-compacts`` passes ``compact_data=True`` to

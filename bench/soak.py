@@ -21,6 +21,9 @@ virtual day, when the containers bounded by a day are full) and the goals:
 - mailboxes do not grow: no actor's depth above ``DEPTH_GOAL`` in the last minute;
 - the loop stays responsive: loop-lag p99 per minute below ``LOOP_LAG_P99_GOAL_MS``.
 
+``--settle-minutes M`` judges the slope after minute M instead: at 60x the engine's count bounds (10,000
+fills and finished orders) fill later than a virtual day, about 45 minutes in.
+
 ``--chart`` writes a PNG (matplotlib) of RSS, loop lag and mailbox depth over time.
 
 ``--small-bounds`` (with ``--sim-process``) sets every bound on what the engine keeps small (finished
