@@ -542,8 +542,8 @@ def tick_to_order_worker(conn: Any, bars: int) -> None:
     token = secrets.token_urlsafe(24)
     current: dict[str, Any] = {"run": "alone", "api": None}
 
-    async def start_with_api(sim: Any, data_dir: Path, specs: list[Any]) -> Any:
-        engine, trading, task = await start_engine(sim, data_dir, specs)
+    async def start_with_api(sim: Any, data_dir: Path, specs: list[Any], storage: Any = None) -> Any:
+        engine, trading, task = await start_engine(sim, data_dir, specs, storage)
         if current["run"] != "alone":
             engine.trading = trading  # as mats.launch wires it: the API reads the books through it
             share = PER_ITERATION if current["run"] == "loaded" else None
