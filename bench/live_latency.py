@@ -66,6 +66,7 @@ from mats.messages import OrderFilled, PositionChanged
 from mats.model import Bar, StrategySpec
 from mats.sim import SimServer
 from mats.sim.clock import VirtualClock
+from mats.storage import StoreComponent
 from mats.trading import LiveTrading
 
 TICK_TO_ORDER_P99_GOAL_MS = 1.0
@@ -97,12 +98,17 @@ async def start_engine(
     specs: list[StrategySpec],
     storage: dict[str, int] | None = None,
 ) -> tuple[Engine, LiveTrading, asyncio.Task[None]]:
-    """``storage``: the engine's ``[storage]`` settings that differ from the defaults (``--flush-ms``,
-    ``--storage-nice``)."""
+    """The engine ``mats serve`` runs, its ArcticDB store included (the flusher's appends and compactions
+    share the machine with the loop, as in production). ``storage``: the engine's ``[storage]`` settings
+    that differ from the defaults (``--flush-ms``, ``--storage-nice``)."""
     overrides: dict[str, Any] = {"data_dir": str(data_dir), "storage": storage or {}}
     settings = load_settings(None, environ={}, overrides=overrides)
     ib = msgspec.structs.replace(settings.ib, port=sim.port, connect_timeout=5.0, max_clients=32)
-    engine, trading = live_engine(msgspec.structs.replace(settings, ib=ib, strategies=specs), backoff=FAST)
+    store = StoreComponent(
+        settings.resolved_arctic_uri, settings.storage.namespace, thread_nice=settings.storage.thread_nice
+    )
+    settings = msgspec.structs.replace(settings, ib=ib, strategies=specs)
+    engine, trading = live_engine(settings, store=store, backoff=FAST)
     task = asyncio.create_task(engine.run(handle_signals=False))
     await asyncio.wait_for(engine.ready.wait(), 60)
     return engine, trading, task
