@@ -47,6 +47,7 @@ import os
 import socket
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -499,8 +500,8 @@ async def _feed_strategies(
 
     coarse, fine = LoopLagMonitor(interval=0.05), LoopLagMonitor(interval=0.005)
     monitors = [asyncio.create_task(coarse.run()), asyncio.create_task(fine.run())]
-    pauses, iterations = GcPauses(), IterationCpu()
-    with pauses, iterations:
+    pauses, iterations, slow, threads = GcPauses(), IterationCpu(), SlowCallbacks(), ThreadCpu()
+    with pauses, iterations, slow, threads:
         sent = await feed(lambda k: actors[k % n].tell_now(bars[k]), rate, seconds, sample)
     feed_seconds = time.perf_counter() - t0
     sample()
@@ -527,6 +528,8 @@ async def _feed_strategies(
         "fills": fills - fills_before,
         "gc": pauses,
         "iterations": iterations,
+        "slow": slow,
+        "threads": threads,
     }
 
 
@@ -588,6 +591,99 @@ class IterationCpu:
 
     def over(self, seconds: float) -> int:
         return sum(1 for s in self.samples if s > seconds)
+
+
+class SlowCallbacks:
+    """Every loop callback that took longer than ``threshold`` while active, by name, with its wall and
+    thread CPU time: which of the engine's work (a strategy, the flusher's wake-up, a socket read) makes a
+    lag spike, and whether it was our own CPU or a wait (descheduled, or the GIL held by another thread)."""
+
+    def __init__(self, threshold: float = 0.002) -> None:
+        self.threshold = threshold
+        self.slow: list[tuple[str, float, float]] = []  # (callback, wall, cpu)
+        self._original: Any = None
+
+    def __enter__(self) -> SlowCallbacks:
+        original = self._original = asyncio.events.Handle._run
+        slow, threshold = self.slow, self.threshold
+
+        def run(handle: asyncio.events.Handle) -> None:
+            wall, cpu = time.perf_counter(), time.thread_time()
+            original(handle)
+            wall = time.perf_counter() - wall
+            if wall > threshold:
+                slow.append((callback_name(handle), wall, time.thread_time() - cpu))
+
+        asyncio.events.Handle._run = run  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.events.Handle._run = self._original  # type: ignore[method-assign]
+
+    def worst(self, n: int = 8) -> list[tuple[str, int, float, float]]:
+        """(callback, count, worst wall, its CPU), the callbacks with the most slow runs first."""
+        by_name: dict[str, list[tuple[float, float]]] = {}
+        for name, wall, cpu in self.slow:
+            by_name.setdefault(name, []).append((wall, cpu))
+        rows = [(name, len(runs), *max(runs)) for name, runs in by_name.items()]
+        return sorted(rows, key=lambda r: (-r[1], -r[2]))[:n]
+
+
+class ThreadCpu:
+    """CPU seconds each of this process's threads used while active (``/proc/self/task``), summed by
+    thread name, and the machine's steal time (a VM's CPU taken by its host): who shares the engine's
+    CPU with the loop."""
+
+    def __init__(self) -> None:
+        self.used: dict[str, float] = {}
+        self.steal = 0.0
+        self._before: dict[str, tuple[str, float]] = {}
+        self._steal_before = 0.0
+
+    @staticmethod
+    def _threads() -> dict[str, tuple[str, float]]:
+        ticks = os.sysconf("SC_CLK_TCK")
+        python_names = {str(t.native_id): t.name for t in threading.enumerate()}
+        python_names[str(threading.get_native_id())] = "loop"
+        out = {}
+        for tid in os.listdir("/proc/self/task"):
+            try:
+                with open(f"/proc/self/task/{tid}/stat") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            name = python_names.get(tid) or stat[stat.index("(") + 1 : stat.rindex(")")]
+            fields = stat[stat.rindex(")") + 2 :].split()
+            out[tid] = (name, (int(fields[11]) + int(fields[12])) / ticks)
+        return out
+
+    @staticmethod
+    def _steal_seconds() -> float:
+        with open("/proc/stat") as f:
+            cpu = f.readline().split()
+        return int(cpu[8]) / os.sysconf("SC_CLK_TCK")
+
+    def __enter__(self) -> ThreadCpu:
+        self._before, self._steal_before = self._threads(), self._steal_seconds()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for tid, (name, cpu) in self._threads().items():
+            group = name.rstrip("0123456789_-") or name
+            used = cpu - self._before.get(tid, (name, 0.0))[1]
+            self.used[group] = self.used.get(group, 0.0) + used
+        self.steal = self._steal_seconds() - self._steal_before
+
+
+def callback_name(handle: asyncio.events.Handle) -> str:
+    """A task's coroutine (``Flusher.run``), or the callback's qualified name (``_SelectorSocketTransport
+    ._read_ready``)."""
+    callback = getattr(handle, "_callback", None)
+    owner = getattr(callback, "__self__", None)
+    if isinstance(owner, asyncio.Task):
+        coro = owner.get_coro()
+        return getattr(coro, "__qualname__", repr(coro))
+    return getattr(callback, "__qualname__", repr(callback))
 
 
 def grew(depths: list[tuple[float, int, int]]) -> bool:
@@ -700,6 +796,18 @@ async def main(args: argparse.Namespace) -> int:
         print(
             f"     GC ran {pauses.count} times, longest {ms(pauses.longest)}; "
             f"{pauses.full} full (gen 2) collections, longest {ms(pauses.longest_full)}"
+        )
+        slow = p["slow"]
+        over = f"{slow.threshold * 1000:.0f} ms: {len(slow.slow)}"
+        print(f"     callbacks over {over} (name: count, worst wall / its CPU)")
+        for name, count, wall, cpu in slow.worst():
+            print(f"       {name[:60]:60s} {count:4d}  {wall * 1000:6.2f} / {cpu * 1000:5.2f} ms")
+        threads = p["threads"]
+        busiest = sorted(threads.used.items(), key=lambda kv: -kv[1])[:6]
+        print(
+            "     CPU s by thread: "
+            + ", ".join(f"{name} {cpu:.2f}" for name, cpu in busiest)
+            + f"; steal {threads.steal:.2f} s"
         )
         depths = ", ".join(f"{total}/{peak}" for _, total, peak in p["depths"])
         print(f"     data-lane depth every 0.5 s, total/deepest: {depths}")

@@ -7,18 +7,22 @@ import dataclasses
 import enum
 import functools
 import math
+from datetime import UTC, datetime
 
 from hypothesis import given
 from hypothesis import strategies as st
 from ib_async import (
     ComboLeg,
+    CommissionReport,
     Contract,
     ContractDetails,
     Execution,
+    Fill,
     Forex,
     Order,
     OrderState,
     OrderStatus,
+    Position,
     Stock,
     TagValue,
     Trade,
@@ -135,3 +139,15 @@ def test_a_trade_prints_what_identifies_it_and_nothing_more() -> None:
     assert text == (
         "Trade(orderId=3, permId=9, orderRef='mats:s1:X', BUY 5 AAPL, status='Submitted', filled=0, log=0)"
     )
+
+
+def test_a_fill_and_a_position_print_what_identifies_them() -> None:
+    execution = Execution(execId="0001.01", permId=9, orderRef="mats:s1:X", side="BOT", shares=5, price=101.5)
+    fill = Fill(
+        Stock("AAPL", "SMART", "USD"), execution, CommissionReport(), datetime(2026, 11, 24, tzinfo=UTC)
+    )
+    assert (
+        repr(fill) == "Fill(AAPL, Execution(execId='0001.01', permId=9, orderRef='mats:s1:X', BOT 5@101.5))"
+    )
+    position = Position("DU1", Contract(conId=265598), -3.0, 150.25)
+    assert repr(position) == "Position('DU1', 265598, position=-3, avgCost=150.25)"
