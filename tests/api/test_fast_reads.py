@@ -83,6 +83,11 @@ async def test_a_polled_portfolio_is_the_same_bytes_until_a_fill_changes_it(
     assert {"portfolio", "trades", "recorder", "strategy:pulse_aapl"} <= set(actors)
     assert actors["strategy:pulse_aapl"]["handled"] >= 1 and actors["portfolio"]["data_depth"] == 0
     assert metrics["read_hits"] >= 1
+    kept = {k["name"]: k for k in metrics["kept"]}  # how full each bound on what is kept in memory is
+    assert kept["fills"] == {"name": "fills", "count": 1, "bound": engine.trading.portfolio.keep_fills}
+    assert kept["finished_orders"]["count"] == 1 and kept["finished_orders"]["bound"] == 10_000
+    assert kept["fill_revisions"]["count"] == 1 and kept["event_history"]["count"] == metrics["event_seq"]
+    assert set(kept) == {"fills", "finished_orders", "finished_refs", "fill_revisions", "event_history"}
     assert (await api.get("/api/metrics", headers={"Authorization": ""})).status_code == 401
 
 

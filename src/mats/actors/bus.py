@@ -16,6 +16,8 @@ from typing import Any
 
 import msgspec
 
+from mats.kept import Kept
+
 
 class Envelope(msgspec.Struct, frozen=True):
     """What the stream sends: ``{"seq": n, "type": …, "at": …, "data": {…}}``."""
@@ -128,6 +130,9 @@ class EventBus:
             return []
         first = self._history[0].seq
         return list(self._history)[max(0, seq + 1 - first) :]
+
+    def kept(self) -> list[Kept]:
+        return [Kept("event_history", len(self._history), self._history.maxlen or 0)]
 
     @property
     def last_seq(self) -> int:

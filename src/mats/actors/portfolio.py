@@ -27,6 +27,7 @@ from mats.accounting import Ledger
 from mats.actors.base import CORE_ACTOR_POLICY, Actor
 from mats.actors.bus import EventBus
 from mats.actors.recorder import CommissionBooked, FillBooked
+from mats.kept import Kept
 from mats.messages import CommissionCharged, PositionChanged
 from mats.model import DISCRETIONARY, Booking, CommissionReport, Fill, Position, split_exec_id
 from mats.reconcile import reconcile
@@ -167,6 +168,10 @@ class PortfolioManager(Actor):
             report = self._commissions.get(fill.exec_id)
             out.append(msgspec.structs.replace(fill, commission=report.commission) if report else fill)
         return out
+
+    def kept(self) -> list[Kept]:
+        """Fills past ``keep_fills`` stay while younger than ``keep_fills_for``: the count can pass it."""
+        return [Kept("fills", len(self._fills), self.keep_fills)]
 
     def recent_fills(self, limit: int, strategy_id: str | None = None) -> list[Fill]:
         """The newest ``limit`` current fills (of one strategy), newest first, commission joined.

@@ -25,6 +25,7 @@ from mats.ib.connection import ManagedClient
 from mats.ib.contracts import IBInstrumentResolver, contract_for
 from mats.ib.hub import IBHub
 from mats.ib.orders import IB_STATES, TradeStatusSeen, build_order, same_status, status_seen
+from mats.kept import Kept
 from mats.messages import CancelOrder, ModifyOrder, OrderStatusChanged, PlaceOrder, RiskRejected
 from mats.model import OrderRef, OrderRequest, OrderState, OrderStatus, StrategyId
 from mats.risk import RiskState, admit, check_modify
@@ -377,6 +378,12 @@ class TradeManager(Actor):
             remaining=remaining,
             at=datetime.now(UTC),
         )
+
+    def kept(self) -> list[Kept]:
+        return [
+            Kept("finished_orders", len(self._finished), self.keep_finished),
+            Kept("finished_refs", len(self._forgotten), self._forgotten.keep),
+        ]
 
     def _order_finished(self, order_ref: str) -> None:
         """Keep the newest finished orders in memory; older ones live in the journal and ``{account}/orders``.

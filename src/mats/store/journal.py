@@ -30,6 +30,7 @@ import msgspec
 import pandas as pd
 import structlog
 
+from mats.kept import Kept
 from mats.model import (
     ORDER_REF_PREFIX,
     Booking,
@@ -148,6 +149,9 @@ class Journal:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+    def kept(self) -> list[Kept]:
+        return [Kept("fill_revisions", len(self._revisions), self.keep_revisions)]
 
     def add_commit_listener(self, listener: Callable[[int], None]) -> None:
         """Called on the loop with the highest committed sequence after each commit that stored rows."""

@@ -1,5 +1,6 @@
 """``GET /api/metrics``: what an operator watches over hours (issue 12's soak): the process's memory, the
-loop's lag, every actor's mailbox depths and counters, and the stream's subscribers. Read from memory.
+loop's lag, every actor's mailbox depths and counters, the stream's subscribers, and how full each bound on
+what the engine keeps in memory is (``kept``: until they are full the heap grows by design). Read from memory.
 
 Behind the token, unlike ``/api/health``: it names the strategies.
 """
@@ -16,6 +17,7 @@ from litestar import get
 
 from mats.actors.base import Actor
 from mats.api.context import ApiContext, Ctx
+from mats.kept import Kept
 from mats.looplag import LagStats
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
@@ -46,6 +48,7 @@ class Metrics(msgspec.Struct, frozen=True):
     read_builds: int  # hot read bodies encoded (mats.api.encoded)
     read_hits: int  # hot reads answered with an already encoded body
     actors: list[ActorOut]
+    kept: list[Kept]
 
 
 def rss_bytes() -> int | None:
@@ -77,6 +80,16 @@ def _actors(ctx: ApiContext) -> list[ActorOut]:
     return out
 
 
+def _kept(ctx: ApiContext) -> list[Kept]:
+    kept = ctx.engine.bus.kept()
+    trading = ctx.engine.trading
+    if trading is not None:
+        for owner in (trading.trades, trading.portfolio, trading.journal):
+            if owner is not None:
+                kept += owner.kept()
+    return kept
+
+
 @get("/api/metrics", sync_to_thread=False)
 def read_metrics(ctx: Ctx) -> Metrics:
     bus = ctx.engine.bus
@@ -92,4 +105,5 @@ def read_metrics(ctx: Ctx) -> Metrics:
         read_builds=ctx.reads.builds,
         read_hits=ctx.reads.hits,
         actors=_actors(ctx),
+        kept=_kept(ctx),
     )
