@@ -86,17 +86,18 @@ class _MallInfo2(ctypes.Structure):
 def heap_parts() -> str:
     """Who holds the anonymous memory: Python's object allocator (its arenas, and the bytes of live blocks
     in them) versus C malloc (ArcticDB, SQLite, numpy: in use, and freed but kept)."""
-    r, w = os.pipe()  # _debugmallocstats writes to the C stderr
-    saved = os.dup(2)
-    os.dup2(w, 2)
-    try:
-        sys._debugmallocstats()
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(w)
-    with os.fdopen(r) as pipe:
-        text = pipe.read()
+    # _debugmallocstats writes to the C stderr; a file, not a pipe, which its output can overfill
+    with tempfile.TemporaryFile("w+") as out:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(out.fileno(), 2)
+        try:
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        out.seek(0)
+        text = out.read()
     arenas = re.search(r"arenas allocated current\s+=\s+([\d,]+)", text)
     live = re.search(r"# bytes in allocated blocks\s+=\s+([\d,]+)", text)
     libc = ctypes.CDLL("libc.so.6")
