@@ -25,6 +25,9 @@ passed) and the goals:
 ``--settle-minutes M`` judges the slope after minute M instead of after the bounds filled (at 60x the
 10,000 fills and finished orders fill about 70 minutes in, at 120x about 35).
 
+``--slow-callbacks MS`` (with ``--sim-process``) has the engine log, every minute, its loop callbacks that
+took longer than MS, by name, with wall and CPU time; the summary repeats them.
+
 ``--chart`` writes a PNG (matplotlib) of RSS, loop lag and mailbox depth over time.
 
 ``--small-bounds`` (with ``--sim-process``) sets every bound on what the engine keeps small (finished
@@ -90,7 +93,9 @@ class Sample:
 class SplitDemo(Demo):
     """``mats sim`` and the engine + API as two processes (``--sim-process``): each one's memory alone."""
 
-    def __init__(self, data_dir: Path, log_path: Path, small_bounds: bool = False) -> None:
+    def __init__(
+        self, data_dir: Path, log_path: Path, small_bounds: bool = False, slow_ms: float = 0.0
+    ) -> None:
         self.sim_log = log_path.with_name("sim.log").open("w")
         command = [sys.executable, "-m", "mats.cli", "sim", "--port", "0", "--admin-port", "0"]
         self.sim = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=self.sim_log, text=True)
@@ -114,6 +119,7 @@ class SplitDemo(Demo):
             "--data-dir",
             str(data_dir),
             *(["--small-bounds"] if small_bounds else []),
+            *(["--slow-callbacks", str(slow_ms)] if slow_ms else []),
         ]
         self.proc = subprocess.Popen(engine, cwd=REPO, stdout=subprocess.PIPE, stderr=self.log, text=True)
         self.port = 0
@@ -133,9 +139,12 @@ class SplitDemo(Demo):
         return code
 
 
-async def engine_against(sim_port: int, data_dir: str, small_bounds: bool = False) -> None:
+async def engine_against(
+    sim_port: int, data_dir: str, small_bounds: bool = False, slow_ms: float = 0.0
+) -> None:
     """What ``mats demo`` runs, minus the simulator: the demo's strategies against ``sim_port``;
-    ``small_bounds``: every bound on what the engine keeps set small (bench/memory_profile.py's)."""
+    ``small_bounds``: every bound on what the engine keeps set small (bench/memory_profile.py's);
+    ``slow_ms``: every minute, log the loop callbacks that took longer (``--slow-callbacks``)."""
     import msgspec
 
     from mats import launch
@@ -158,10 +167,32 @@ async def engine_against(sim_port: int, data_dir: str, small_bounds: bool = Fals
             from memory_profile import shrink_engine_bounds
 
             shrink_engine_bounds(engine)
+        if slow_ms:
+            watching.append(asyncio.create_task(log_slow_callbacks(slow_ms / 1000)))
         extra = f"simulator: {HOST}:{sim_port} (its own process)"
         launch._print_banner(sys.stdout, api.url, token.reveal(), extra=extra)
 
+    watching: list[asyncio.Task[None]] = []
     await engine.run(on_ready=announce)
+
+
+async def log_slow_callbacks(threshold: float) -> None:
+    """Every minute, to stderr (the demo's log): the loop callbacks over ``threshold`` seconds in that
+    minute, by name, with the worst one's wall and CPU time (wall far above CPU: the loop was waiting for
+    a CPU or for the GIL, not working)."""
+    from live_latency import SlowCallbacks
+
+    minute = 0
+    with SlowCallbacks(threshold) as slow:
+        while True:
+            await asyncio.sleep(60)
+            minute += 1
+            worst = "; ".join(
+                f"{name} {count} ({wall * 1000:.1f}/{cpu * 1000:.1f} ms)"
+                for name, count, wall, cpu in slow.worst(6)
+            )
+            print(f"slow callbacks, minute {minute}: {len(slow.slow)}; {worst}", file=sys.stderr, flush=True)
+            slow.slow.clear()
 
 
 @dataclass
@@ -331,7 +362,7 @@ def write_chart(path: Path, samples: list[Sample]) -> None:
 async def soak(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="mats-soak-") as tmp:
         demo = (
-            SplitDemo(Path(tmp) / "demo", Path(tmp) / "demo.log", args.small_bounds)
+            SplitDemo(Path(tmp) / "demo", Path(tmp) / "demo.log", args.small_bounds, args.slow_callbacks)
             if args.sim_process
             else Demo(Path(tmp) / "demo", Path(tmp) / "demo.log")
         )
@@ -476,6 +507,11 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
     )
     for line in errors[:5] + seen.stream_errors[:3]:
         print(f"  {line[:160]}")
+    slow_lines = [line for line in log_text.splitlines() if line.startswith("slow callbacks, minute")]
+    if slow_lines:
+        print(f"loop callbacks over {args.slow_callbacks:g} ms (name count (worst wall/its CPU)):")
+        for line in slow_lines:
+            print(f"  {line[len('slow callbacks, ') :][:300]}")
     # The heap is what must not grow. File-backed pages are the LMDB and SQLite files' pages the process
     # touched: they grow with the data written (which is kept, by design) and the kernel takes them back
     # under memory pressure.
@@ -532,7 +568,14 @@ def main() -> int:
         "--settle-minutes",
         type=float,
         default=0.0,
-        help="judge the slope after this minute (default: a virtual day; 3 with --small-bounds)",
+        help="judge the slope after this minute (default: once the bounds filled; 3 with --small-bounds)",
+    )
+    parser.add_argument(
+        "--slow-callbacks",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="with --sim-process: list the engine's loop callbacks over MS each minute",
     )
     parser.add_argument("--engine-against", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", default="", help=argparse.SUPPRESS)
@@ -540,7 +583,9 @@ def main() -> int:
     if args.engine_against:
         Path(args.data_dir).mkdir(parents=True, exist_ok=True)
         try:
-            asyncio.run(engine_against(args.engine_against, args.data_dir, args.small_bounds))
+            asyncio.run(
+                engine_against(args.engine_against, args.data_dir, args.small_bounds, args.slow_callbacks)
+            )
         except KeyboardInterrupt:
             return 130
         return 0
