@@ -24,7 +24,8 @@
    ``--seconds``, twice: closes that only rise (no crosses: bars alone), then random walks (crosses:
    orders, fills, journal and portfolio on the same loop). Loop lag is sampled every 50 ms (as the
    engine's monitor does) and every 5 ms (a probe), mailbox depths every 0.5 s, and the loop thread's
-   CPU time in every loop iteration (the loop's own work, apart from waiting for a CPU).
+   CPU time in every loop iteration (the loop's own work, apart from waiting for a CPU); each phase also
+   lists the loop callbacks over 2 ms (wall and CPU) and every thread's CPU time, with the VM's steal.
 
 The simulator runs on the last CPU and the engine on the others, as a latency-minded deployment runs IB
 Gateway and MATS (``taskset``, docs/live-trading.md); ``--no-pin`` lets them share every CPU. ``--uvloop``

@@ -16,7 +16,3 @@ class Kept(msgspec.Struct, frozen=True):
     name: str
     count: int
     bound: int
-
-    @property
-    def full(self) -> bool:
-        return self.count >= self.bound
