@@ -82,6 +82,32 @@ async def test_risk_limits_reject_the_right_order_with_its_reason(sim: SimServer
     assert len(sim.control.orders()) == 1  # only the order within limits reached the simulator
 
 
+async def test_a_strategy_awaiting_its_own_refused_order_is_told_at_once_and_keeps_trading(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    """Found by a soak: Pulse awaits ``place_order`` inside its bar handler. A refusal reached the handle
+    only through the strategy's own mailbox, behind the handler waiting for it, so the strategy hung for
+    good and its bars piled up."""
+    engine, trading, task = await run_engine(sim, tmp_path, [pulse("big", "AAPL", 500)])
+    events = engine.bus.subscribe(types={"risk"})
+    try:
+        engine.settings = msgspec.structs.replace(
+            engine.settings, risk=msgspec.structs.replace(engine.settings.risk, max_order_qty=100)
+        )
+        actor = trading.actors["big"]
+        handled = actor.metrics.handled
+        for i in range(3):
+            await actor.tell(bar("AAPL", i, 100.0))  # Pulse (every bar) places 500 and awaits it
+        refusals = [await wait_for_event(events, lambda e: isinstance(e, RiskRejected)) for _ in range(3)]
+        async with asyncio.timeout(10):
+            while actor.metrics.handled < handled + 3 or actor.mailbox.data_depth:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+    finally:
+        await stop_engine(engine, task)
+    assert all("exceeds risk.max_order_qty 100" in r.reason for r in refusals)
+    assert sim.control.orders() == []
+
+
 async def test_kill_switch_clears_the_book_of_every_mats_order_and_refuses_new_ones(
     sim: SimServer, tmp_path: Path
 ) -> None:

@@ -101,8 +101,12 @@ class LiveBroker(Broker):
             return
         reply = done.result()
         accepted = self._accepted.get(handle.order_ref)
-        if reply.accepted and accepted is not None and not accepted.done():
-            accepted.set_result(handle)  # journaled and sent: what ``await place_order(...)`` waits for
+        if accepted is not None and not accepted.done():
+            if not reply.accepted:
+                # A refusal is told to the handle here, not only through the strategy's mailbox: a
+                # strategy awaiting ``place_order`` in its handler would otherwise wait behind itself.
+                handle.status, handle.reason = reply.status.state, reply.status.reason
+            accepted.set_result(handle)  # journaled and sent, or refused: what ``await place_order`` awaits
         self._deliver(reply.status)
 
     def _ask(self, command: Any) -> asyncio.Future[Any]:
