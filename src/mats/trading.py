@@ -381,11 +381,13 @@ class LiveTrading:
         self._route_status_sync(status)
 
     def _route_status_sync(self, status: OrderStatus) -> None:
+        if self.broker is not None:
+            self.broker.settle(status)  # the handle learns now; the strategy's callback waits its turn
         actor = self.actors.get(status.strategy_id)
         if actor is not None and actor.running:
             actor.tell_nowait(OrderStatusUpdate(status))
         elif self.broker is not None:
-            self.broker.on_status(status)  # the handle still learns how its order ended
+            self.broker.notify_status(status)
 
     def _schedule(self, job: ScheduledJob) -> None:
         actor = self.actors.get(job.strategy_id)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
 
 from mats.messages import CancelOrder, CommissionCharged, OrderFilled, PositionsReconciled, RiskRejected
-from mats.model import DISCRETIONARY, OrderState, StrategySpec
+from mats.model import DISCRETIONARY, Bar, OrderState, StrategySpec
 from mats.sim import SimServer
 
 from .support import wait_for_event
@@ -106,6 +107,31 @@ async def test_a_strategy_awaiting_its_own_refused_order_is_told_at_once_and_kee
         await stop_engine(engine, task)
     assert all("exceeds risk.max_order_qty 100" in r.reason for r in refusals)
     assert sim.control.orders() == []
+
+
+async def test_a_strategy_awaiting_its_own_fill_inside_its_handler_gets_it(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    """``await handle.filled()`` in ``run_strategy`` (docs/strategies.md): the order's last status must reach
+    the handle without waiting in the mailbox of the strategy that is waiting for it."""
+    engine, trading, task = await run_engine(sim, tmp_path, [pulse("waits", "AAPL", 3)])
+    try:
+        sim.control.set_price("AAPL", 100.0)
+        actor = trading.actors["waits"]
+        strategy = actor.strategy
+        assert strategy is not None
+        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+        async def buy_and_wait(bar: Bar) -> None:
+            handle = await strategy.place_order(bar.symbol, 3)
+            done.set_result(await handle.filled())
+
+        strategy.run_strategy = buy_and_wait  # type: ignore[method-assign]
+        await actor.tell(bar("AAPL", 0, 100.0))
+        handle = await asyncio.wait_for(done, 10)
+    finally:
+        await stop_engine(engine, task)
+    assert handle.status is OrderState.FILLED and handle.filled_qty == 3
 
 
 async def test_kill_switch_clears_the_book_of_every_mats_order_and_refuses_new_ones(

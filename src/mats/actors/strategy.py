@@ -180,7 +180,7 @@ class StrategyActor(Actor):
                 self.last_bar = message
                 await _maybe_await(strategy.run_strategy(message))
             case OrderStatusUpdate(status=status):
-                self.broker.on_status(status)
+                self.broker.notify_status(status)  # the handle already has it (LiveTrading settles first)
             case FillUpdate(fill=fill):
                 self.broker.on_fill(fill)
             case RunJob(job_id=job_id):

@@ -101,12 +101,8 @@ class LiveBroker(Broker):
             return
         reply = done.result()
         accepted = self._accepted.get(handle.order_ref)
-        if accepted is not None and not accepted.done():
-            if not reply.accepted:
-                # A refusal is told to the handle here, not only through the strategy's mailbox: a
-                # strategy awaiting ``place_order`` in its handler would otherwise wait behind itself.
-                handle.status, handle.reason = reply.status.state, reply.status.reason
-            accepted.set_result(handle)  # journaled and sent, or refused: what ``await place_order`` awaits
+        if reply.accepted and accepted is not None and not accepted.done():
+            accepted.set_result(handle)  # journaled and sent: what ``await place_order(...)`` waits for
         self._deliver(reply.status)
 
     def _ask(self, command: Any) -> asyncio.Future[Any]:
@@ -194,6 +190,15 @@ class LiveBroker(Broker):
     # --- what the hosting actor feeds back ------------------------------------------------------------
 
     def on_status(self, status: OrderStatus) -> None:
+        self.settle(status)
+        self.notify_status(status)
+
+    def settle(self, status: OrderStatus) -> None:
+        """The handle, and whoever awaits it (``await place_order``, ``handle.filled()``), learn the status.
+
+        Called as the status arrives, before it waits in the strategy's mailbox: a strategy awaiting its
+        own order inside a handler is the one thing that mailbox is waiting for (a refusal once hung a
+        strategy for good that way). Call each status once, in order: the handle takes the newest."""
         handle = self._handles.get(status.order_ref)
         if handle is None:
             return
@@ -212,6 +217,9 @@ class LiveBroker(Broker):
                 now = time.monotonic()
                 self._finished.append((now, status.order_ref))
                 self.forget_finished(now)
+
+    def notify_status(self, status: OrderStatus) -> None:
+        """The strategy's status callback, in its own turn when an actor hosts it."""
         listener = self._listeners.get(status.strategy_id)
         if listener is not None and listener.wants_statuses:
             listener.notify_status(status)
