@@ -3,8 +3,10 @@ segments (each one makes the next append slower and ArcticDB's memory larger: be
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
+import anyio
 from fillgen import make_fill
 
 from mats.store import ArcticStore, FillsReader, Flusher, Journal
@@ -41,3 +43,30 @@ async def test_the_flusher_compacts_every_n_appends_and_keeps_every_row_and_its_
         again = Flusher(journal, store, ACCOUNT, interval=3600, compact_after=5)
         assert (await again.recover())["fills"] == journal.committed_seq
         assert await again.flush_once() == 0
+
+
+async def test_fills_committed_while_the_flusher_runs_are_batched_one_append_per_interval(
+    tmp_path: Path,
+) -> None:
+    """Rows committed during a flush wait for the next interval: the flusher once flushed again at once
+    whenever anything was pending, so it appended after every journal commit (hundreds a second while
+    trading), with ArcticDB's cost and the storage thread's hops on each."""
+    interval = 0.2
+    async with Journal(tmp_path / "j.sqlite") as journal, ArcticStore(f"lmdb://{tmp_path}/arctic") as store:
+        flusher = Flusher(journal, store, ACCOUNT, interval=interval)
+        await flusher.recover()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(flusher.run)
+            began = anyio.current_time()
+            n = 0
+            while anyio.current_time() - began < 1.0:  # a second of fills, each committed before the next
+                await journal.record_fills([make_fill(n)])
+                n += 1
+            elapsed = anyio.current_time() - began
+            await flusher.wait_flushed()
+            tg.cancel_scope.cancel()
+        folded = await FillsReader(store, ACCOUNT).folded()
+    assert len(folded) == n  # every fill once
+    assert n > 50, f"only {n} commits in a second: too few to tell batching apart"
+    most = math.ceil(elapsed / interval) + 2  # one per interval, the one at the start and wait_flushed's
+    assert flusher.appends <= most, f"{flusher.appends} appends of {n} fills in {elapsed:.2f} s"

@@ -237,9 +237,12 @@ class Flusher:
         """Flush every ``interval`` seconds or ``max_rows`` rows, for ever; back off while ArcticDB fails."""
         delay = self.backoff[0]
         while True:
-            if not self.pending:
-                with anyio.move_on_after(self.interval):
-                    await self._wake.wait()
+            # Always the interval between flushes, pending rows or not (``max_rows`` of them or
+            # ``wait_flushed`` wake it early): rows committed during a flush wait for the next one. Flushing
+            # again at once whenever something was pending made it flush after every journal commit, over
+            # 300 times a second while trading, each with its thread hops and ArcticDB append.
+            with anyio.move_on_after(self.interval):
+                await self._wake.wait()
             self._wake = anyio.Event()
             if not self.pending:
                 continue
