@@ -93,9 +93,7 @@ class Sample:
 class SplitDemo(Demo):
     """``mats sim`` and the engine + API as two processes (``--sim-process``): each one's memory alone."""
 
-    def __init__(
-        self, data_dir: Path, log_path: Path, small_bounds: bool = False, slow_ms: float = 0.0
-    ) -> None:
+    def __init__(self, data_dir: Path, log_path: Path, engine_args: list[str]) -> None:
         self.sim_log = log_path.with_name("sim.log").open("w")
         command = [sys.executable, "-m", "mats.cli", "sim", "--port", "0", "--admin-port", "0"]
         self.sim = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=self.sim_log, text=True)
@@ -118,8 +116,7 @@ class SplitDemo(Demo):
             str(self.sim_port),
             "--data-dir",
             str(data_dir),
-            *(["--small-bounds"] if small_bounds else []),
-            *(["--slow-callbacks", str(slow_ms)] if slow_ms else []),
+            *engine_args,
         ]
         self.proc = subprocess.Popen(engine, cwd=REPO, stdout=subprocess.PIPE, stderr=self.log, text=True)
         self.port = 0
@@ -140,11 +137,12 @@ class SplitDemo(Demo):
 
 
 async def engine_against(
-    sim_port: int, data_dir: str, small_bounds: bool = False, slow_ms: float = 0.0
+    sim_port: int, data_dir: str, small_bounds: bool = False, slow_ms: float = 0.0, trace_after: float = 0.0
 ) -> None:
     """What ``mats demo`` runs, minus the simulator: the demo's strategies against ``sim_port``;
     ``small_bounds``: every bound on what the engine keeps set small (bench/memory_profile.py's);
-    ``slow_ms``: every minute, log the loop callbacks that took longer (``--slow-callbacks``)."""
+    ``slow_ms``: every minute, log the loop callbacks that took longer (``--slow-callbacks``);
+    ``trace_after``: from that minute on, trace Python's allocations (``--trace-growth``)."""
     import msgspec
 
     from mats import launch
@@ -169,6 +167,8 @@ async def engine_against(
             shrink_engine_bounds(engine)
         if slow_ms:
             watching.append(asyncio.create_task(log_slow_callbacks(slow_ms / 1000)))
+        if trace_after:
+            watching.append(asyncio.create_task(log_growth(trace_after)))
         extra = f"simulator: {HOST}:{sim_port} (its own process)"
         launch._print_banner(sys.stdout, api.url, token.reveal(), extra=extra)
 
@@ -193,6 +193,32 @@ async def log_slow_callbacks(threshold: float) -> None:
             )
             print(f"slow callbacks, minute {minute}: {len(slow.slow)}; {worst}", file=sys.stderr, flush=True)
             slow.slow.clear()
+
+
+async def log_growth(after_minutes: float, every_minutes: float = 5.0, top: int = 8) -> None:
+    """From ``after_minutes`` on, trace Python's allocations; every ``every_minutes``, log to stderr (the
+    demo's log) what was allocated since then and is still alive, by allocation site (the innermost eight
+    frames). Started once the bounds are full, so what it shows is what grows past them (tracemalloc slows
+    allocation down about 2x, so it starts late rather than at start-up)."""
+    import tracemalloc
+
+    await asyncio.sleep(after_minutes * 60)
+    tracemalloc.start(8)
+    began = time.monotonic()
+    while True:
+        await asyncio.sleep(every_minutes * 60)
+        snapshot = tracemalloc.take_snapshot().filter_traces(
+            [tracemalloc.Filter(False, tracemalloc.__file__), tracemalloc.Filter(False, "<unknown>")]
+        )
+        stats = snapshot.statistics("traceback")
+        total = sum(s.size for s in stats) / MIB
+        minutes = after_minutes + (time.monotonic() - began) / 60
+        print(f"growth, minute {minutes:.0f}: {total:.1f} MiB alive of what was allocated since minute "
+              f"{after_minutes:g}", file=sys.stderr, flush=True)  # fmt: skip
+        for stat in stats[:top]:
+            frames = " < ".join(f"{Path(f.filename).name}:{f.lineno}" for f in reversed(stat.traceback))
+            print(f"growth,   {stat.size / MIB:6.2f} MiB {stat.count:7d} blocks  {frames}", file=sys.stderr,
+                  flush=True)  # fmt: skip
 
 
 @dataclass
@@ -362,7 +388,7 @@ def write_chart(path: Path, samples: list[Sample]) -> None:
 async def soak(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="mats-soak-") as tmp:
         demo = (
-            SplitDemo(Path(tmp) / "demo", Path(tmp) / "demo.log", args.small_bounds, args.slow_callbacks)
+            SplitDemo(Path(tmp) / "demo", Path(tmp) / "demo.log", engine_args(args))
             if args.sim_process
             else Demo(Path(tmp) / "demo", Path(tmp) / "demo.log")
         )
@@ -507,6 +533,12 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
     )
     for line in errors[:5] + seen.stream_errors[:3]:
         print(f"  {line[:160]}")
+    growth = [line for line in log_text.splitlines() if line.startswith("growth, ")]
+    if growth:
+        last = max(i for i, line in enumerate(growth) if line.startswith("growth, minute"))
+        print("Python allocations since --trace-growth's minute, still alive, by site (the last report):")
+        for line in growth[last:]:
+            print(f"  {line[len('growth, ') :][:400]}")
     slow_lines = [line for line in log_text.splitlines() if line.startswith("slow callbacks, minute")]
     if slow_lines:
         print(f"loop callbacks over {args.slow_callbacks:g} ms (name count (worst wall/its CPU)):")
@@ -544,6 +576,15 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def engine_args(args: argparse.Namespace) -> list[str]:
+    """The options of this script that the engine's own process (``--engine-against``) takes."""
+    return [
+        *(["--small-bounds"] if args.small_bounds else []),
+        *(["--slow-callbacks", str(args.slow_callbacks)] if args.slow_callbacks else []),
+        *(["--trace-growth", str(args.trace_growth)] if args.trace_growth else []),
+    ]
+
+
 def verdict(ok: bool) -> str:
     return "MET" if ok else "NOT MET"
 
@@ -577,6 +618,13 @@ def main() -> int:
         metavar="MS",
         help="with --sim-process: list the engine's loop callbacks over MS each minute",
     )
+    parser.add_argument(
+        "--trace-growth",
+        type=float,
+        default=0.0,
+        metavar="MIN",
+        help="with --sim-process: from minute MIN, trace the engine's Python allocations; report what stays",
+    )
     parser.add_argument("--engine-against", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -584,7 +632,13 @@ def main() -> int:
         Path(args.data_dir).mkdir(parents=True, exist_ok=True)
         try:
             asyncio.run(
-                engine_against(args.engine_against, args.data_dir, args.small_bounds, args.slow_callbacks)
+                engine_against(
+                    args.engine_against,
+                    args.data_dir,
+                    args.small_bounds,
+                    args.slow_callbacks,
+                    args.trace_growth,
+                )
             )
         except KeyboardInterrupt:
             return 130
