@@ -251,6 +251,32 @@ async def feed(send: Callable[[int], Any], rate: float, seconds: float, sample: 
 # --- 1 + 2: tick → order → fill → position -------------------------------------------------------
 
 
+class LoopThreadSchedule:
+    """The loop thread's own scheduler accounting (``/proc/self/task/TID/schedstat``): nanoseconds run on
+    a CPU and waited on a run queue. Over a span, wall − ran − queued is time the thread was blocked (the
+    GIL, a lock, I/O); queued is time the kernel ran something else on its CPU. Empty where /proc is not."""
+
+    def __init__(self) -> None:
+        try:
+            self._fd: int | None = os.open(
+                f"/proc/self/task/{threading.get_native_id()}/schedstat", os.O_RDONLY
+            )
+        except OSError:
+            self._fd = None
+
+    def read(self) -> tuple[float, float]:
+        """(seconds run, seconds queued) so far; (0, 0) where unavailable."""
+        if self._fd is None:
+            return 0.0, 0.0
+        ran, queued = os.pread(self._fd, 64, 0).split()[:2]
+        return int(ran) / 1e9, int(queued) / 1e9
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
 async def tick_to_order(
     bars: int,
     data_dir: Path,
@@ -312,6 +338,8 @@ async def _measure_tick_to_order(
     out: dict[str, list[float]] = {
         "tick_to_order": [],
         "tick_to_order_cpu": [],  # the loop thread's CPU time over the same span: wall minus this = waiting
+        "tick_to_order_queued": [],  # … of which on a run queue, behind another thread or process
+        "tick_to_order_ran": [],  # the scheduler's run time over the span
         "tick_to_strategy": [],
         "gc_in_span": [],  # 1.0 where a garbage collection ran inside the span, else 0.0
         "order_to_fill": [],
@@ -329,7 +357,10 @@ async def _measure_tick_to_order(
 
     gc.callbacks.append(count_collection)
 
+    schedule = LoopThreadSchedule()
+
     def data_received(data: bytes) -> None:
+        state["read_sched"] = schedule.read()  # before the stamp: its system call is not in the span
         state["read"] = time.perf_counter()
         state["read_cpu"] = time.thread_time()
         bar_reader.feed(data)
@@ -338,6 +369,7 @@ async def _measure_tick_to_order(
         def deliver_timed(bar: Any) -> None:
             state["bar_read"] = state["read"]  # decoded synchronously inside data_received: same read
             state["bar_read_cpu"] = state["read_cpu"]
+            state["bar_read_sched"] = state["read_sched"]
             state["bar_gc"] = collections[0]
             deliver(bar)
 
@@ -372,6 +404,9 @@ async def _measure_tick_to_order(
             out["tick_to_order_cpu"].append(time.thread_time() - state["bar_read_cpu"])
             out["tick_to_strategy"].append(state["handled"] - state["bar_read"])
             out["gc_in_span"].append(float(collections[0] != state["bar_gc"]))
+            (ran, queued), (ran0, queued0) = schedule.read(), state["bar_read_sched"]
+            out["tick_to_order_ran"].append(ran - ran0)
+            out["tick_to_order_queued"].append(queued - queued0)
             state["bar_read"] = None
         send(msg)
 
@@ -419,6 +454,7 @@ async def _measure_tick_to_order(
             sim.control.advance(5)  # one 5-second real-time bar → one strategy bar → one order
         await asyncio.wait_for(state["waiter"], 10)  # the next order's position
     gc.callbacks.remove(count_collection)
+    schedule.close()
     out["throttled"] = [float(throttled[0])]
     return out
 
@@ -706,6 +742,25 @@ def lag(stats: LagStats) -> str:
     return f"p50 {stats.p50_ms:6.2f} ms   p99 {stats.p99_ms:6.2f} ms   max {stats.max_ms:6.2f} ms"
 
 
+def print_schedule(spans: list[float], ran: list[float], queued: list[float]) -> None:
+    """Where the slowest 1% of spans went, by the loop thread's scheduler accounting: on a CPU, on a run
+    queue behind something else (another process or thread on its CPU), or blocked (the GIL, a lock)."""
+    if not any(ran):
+        return  # no /proc schedstat here
+    slow = sorted(range(len(spans)), key=spans.__getitem__)[-max(1, len(spans) // 100) :]
+    wall = behind = on_cpu = 0.0
+    for i in slow:  # the kernel updates schedstat at scheduling events: clamp each span's parts to its wall
+        q = min(queued[i], spans[i])
+        wall, behind, on_cpu = wall + spans[i], behind + q, on_cpu + min(ran[i], spans[i] - q)
+    blocked = wall - on_cpu - behind
+    print(
+        f"     slowest 1% ({len(slow)} spans, {wall * 1000:.1f} ms): on a CPU {on_cpu / wall:.0%} (stolen "
+        f"time included), queued behind another task {behind / wall:.0%}, blocked (GIL, lock) "
+        f"{blocked / wall:.0%}"
+    )
+    print(f"     minus run-queue waits {spread([s - q for s, q in zip(spans, queued, strict=True)])}")
+
+
 async def main(args: argparse.Namespace) -> int:
     configure_logging(level="error")
     pinned, sim_cpu = "", None
@@ -742,6 +797,7 @@ async def main(args: argparse.Namespace) -> int:
     print(f"     read → strategy  {spread(t2s)}")
     print(f"     journal intent   {spread(t['journal'])}   (the order is durable before it is sent)")
     print(f"     slowest five     {', '.join(f'{x * 1000:.2f}' for x in sorted(t2o)[-5:])} ms")
+    print_schedule(t2o, t["tick_to_order_ran"], t["tick_to_order_queued"])
     with_gc = [x for x, g in zip(t2o, t["gc_in_span"], strict=True) if g]
     without_gc = [x for x, g in zip(t2o, t["gc_in_span"], strict=True) if not g]
     print(
@@ -825,7 +881,7 @@ async def main(args: argparse.Namespace) -> int:
         f"\nload average {os.getloadavg()[0]:.2f} at the end; "
         "other processes on this machine skew the figures"
     )
-    print(msgspec.json.encode({"bench": "live_latency", "tick_to_order_p50_ms": pct(t2o, 0.5) * 1000, "tick_to_order_p99_ms": pct(t2o, 0.99) * 1000, "bare_hop_p99_ms": pct(hops, 0.99) * 1000, "order_to_position_p50_ms": pct(o2p, 0.5) * 1000, "bare_trip_p50_ms": pct(trips, 0.5) * 1000, "loop_lag_98_strategies_bars_p99_ms": r["bars only"]["coarse"].p99_ms, "loop_lag_98_strategies_p99_ms": r["bars and trading"]["coarse"].p99_ms, "loop_cpu_per_iteration_p99_ms": pct(r["bars and trading"]["iterations"].samples, 0.99) * 1000, "bare_loop_lag_p99_ms": bare_coarse.p99_ms}).decode())  # noqa: E501  # fmt: skip
+    print(msgspec.json.encode({"bench": "live_latency", "tick_to_order_p50_ms": pct(t2o, 0.5) * 1000, "tick_to_order_p99_ms": pct(t2o, 0.99) * 1000, "tick_to_order_minus_queued_p99_ms": pct([a - b for a, b in zip(t2o, t["tick_to_order_queued"], strict=True)], 0.99) * 1000, "bare_hop_p99_ms": pct(hops, 0.99) * 1000, "order_to_position_p50_ms": pct(o2p, 0.5) * 1000, "bare_trip_p50_ms": pct(trips, 0.5) * 1000, "loop_lag_98_strategies_bars_p99_ms": r["bars only"]["coarse"].p99_ms, "loop_lag_98_strategies_p99_ms": r["bars and trading"]["coarse"].p99_ms, "loop_cpu_per_iteration_p99_ms": pct(r["bars and trading"]["iterations"].samples, 0.99) * 1000, "bare_loop_lag_p99_ms": bare_coarse.p99_ms}).decode())  # noqa: E501  # fmt: skip
     return 0 if ok1 and ok3 else 1
 
 
