@@ -11,9 +11,9 @@ an ``/api/stream`` socket each. Every ``--sample-seconds`` the demo's RSS and CP
 every minute a table row is printed (lag p99: the engine's last 60 s; lag smp: the largest single lag
 sample read in that minute; ctrl/data: the deepest mailbox lanes of any actor seen); at the end a
 summary with the RSS slope (least squares over the samples after the first minute, the start-up's
-growth; and, in a run at least ten minutes longer than that, over the samples after the engine's main
-bounds on what it keeps filled, ``SETTLING`` as ``GET /api/metrics`` reports them, and a virtual day
-passed) and the goals:
+growth; and, in a run at least ten minutes longer than that, over the samples after every bound on what
+the engine keeps filled, ``SETTLING`` as ``GET /api/metrics`` reports them, and a virtual day passed) and
+the goals:
 
 - memory is flat: the heap's (anonymous RSS) slope after the bounds filled (or after three minutes with
   ``--small-bounds``) below ``RSS_SLOPE_GOAL_MIB_PER_H``. File-backed
@@ -66,7 +66,7 @@ MIB = 1024 * 1024
 #: The bounds on what the engine keeps that hold most of its memory (``GET /api/metrics`` ``kept``): until
 #: they are full the heap grows by design, so the slope is judged after they filled. The other two (fill
 #: revisions, 50,000; finished refs, 100,000) hold a string or an int each and fill in days of trading.
-SETTLING = ("fills", "finished_orders", "event_history")
+SETTLING = ("fills", "finished_orders", "event_history", "fill_revisions", "finished_refs")
 
 
 @dataclass

@@ -14,7 +14,7 @@ from collections import deque
 
 from mats.ulids import CROCKFORD
 
-KEEP = 100_000
+KEEP = 10_000
 _ULID_LENGTH = 26
 _CROCKFORD = frozenset(CROCKFORD)
 

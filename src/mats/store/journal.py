@@ -50,7 +50,7 @@ T = TypeVar("T")
 
 #: Executions whose current revision the repeat check keeps in memory (newest first in, oldest out); older
 #: ones are looked up in SQLite (indexed), so a repeat is caught however old it is. ~150 B each.
-KEEP_REVISIONS = 50_000
+KEEP_REVISIONS = 10_000
 
 _INSERT_FILL = "INSERT INTO fill_log VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 
