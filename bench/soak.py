@@ -23,7 +23,7 @@ the goals:
 - the loop stays responsive: loop-lag p99 per minute below ``LOOP_LAG_P99_GOAL_MS``.
 
 ``--settle-minutes M`` judges the slope after minute M instead of after the bounds filled (the soak
-prints when each fills; at 120x the demo filled them by minute 10).
+prints when each fills; at 120x the demo filled them all by minute 21).
 
 ``--slow-callbacks MS`` (with ``--sim-process``) has the engine log, every minute, its loop callbacks that
 took longer than MS, by name, with wall and CPU time; the summary repeats them.
