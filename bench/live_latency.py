@@ -742,7 +742,7 @@ def lag(stats: LagStats) -> str:
     return f"p50 {stats.p50_ms:6.2f} ms   p99 {stats.p99_ms:6.2f} ms   max {stats.max_ms:6.2f} ms"
 
 
-def print_schedule(spans: list[float], ran: list[float], queued: list[float]) -> None:
+def print_schedule(spans: list[float], ran: list[float], queued: list[float], unqueued: list[float]) -> None:
     """Where the slowest 1% of spans went, by the loop thread's scheduler accounting: on a CPU, on a run
     queue behind something else (another process or thread on its CPU), or blocked (the GIL, a lock)."""
     if not any(ran):
@@ -758,7 +758,7 @@ def print_schedule(spans: list[float], ran: list[float], queued: list[float]) ->
         f"time included), queued behind another task {behind / wall:.0%}, blocked (GIL, lock) "
         f"{blocked / wall:.0%}"
     )
-    print(f"     minus run-queue waits {spread([s - q for s, q in zip(spans, queued, strict=True)])}")
+    print(f"     minus run-queue waits {spread(unqueued)}")
 
 
 async def main(args: argparse.Namespace) -> int:
@@ -797,7 +797,8 @@ async def main(args: argparse.Namespace) -> int:
     print(f"     read → strategy  {spread(t2s)}")
     print(f"     journal intent   {spread(t['journal'])}   (the order is durable before it is sent)")
     print(f"     slowest five     {', '.join(f'{x * 1000:.2f}' for x in sorted(t2o)[-5:])} ms")
-    print_schedule(t2o, t["tick_to_order_ran"], t["tick_to_order_queued"])
+    unqueued = [span - q for span, q in zip(t2o, t["tick_to_order_queued"], strict=True)]
+    print_schedule(t2o, t["tick_to_order_ran"], t["tick_to_order_queued"], unqueued)
     with_gc = [x for x, g in zip(t2o, t["gc_in_span"], strict=True) if g]
     without_gc = [x for x, g in zip(t2o, t["gc_in_span"], strict=True) if not g]
     print(
@@ -881,7 +882,7 @@ async def main(args: argparse.Namespace) -> int:
         f"\nload average {os.getloadavg()[0]:.2f} at the end; "
         "other processes on this machine skew the figures"
     )
-    print(msgspec.json.encode({"bench": "live_latency", "tick_to_order_p50_ms": pct(t2o, 0.5) * 1000, "tick_to_order_p99_ms": pct(t2o, 0.99) * 1000, "tick_to_order_minus_queued_p99_ms": pct([a - b for a, b in zip(t2o, t["tick_to_order_queued"], strict=True)], 0.99) * 1000, "bare_hop_p99_ms": pct(hops, 0.99) * 1000, "order_to_position_p50_ms": pct(o2p, 0.5) * 1000, "bare_trip_p50_ms": pct(trips, 0.5) * 1000, "loop_lag_98_strategies_bars_p99_ms": r["bars only"]["coarse"].p99_ms, "loop_lag_98_strategies_p99_ms": r["bars and trading"]["coarse"].p99_ms, "loop_cpu_per_iteration_p99_ms": pct(r["bars and trading"]["iterations"].samples, 0.99) * 1000, "bare_loop_lag_p99_ms": bare_coarse.p99_ms}).decode())  # noqa: E501  # fmt: skip
+    print(msgspec.json.encode({"bench": "live_latency", "tick_to_order_p50_ms": pct(t2o, 0.5) * 1000, "tick_to_order_p99_ms": pct(t2o, 0.99) * 1000, "tick_to_order_minus_queued_p99_ms": pct(unqueued, 0.99) * 1000, "bare_hop_p99_ms": pct(hops, 0.99) * 1000, "order_to_position_p50_ms": pct(o2p, 0.5) * 1000, "bare_trip_p50_ms": pct(trips, 0.5) * 1000, "loop_lag_98_strategies_bars_p99_ms": r["bars only"]["coarse"].p99_ms, "loop_lag_98_strategies_p99_ms": r["bars and trading"]["coarse"].p99_ms, "loop_cpu_per_iteration_p99_ms": pct(r["bars and trading"]["iterations"].samples, 0.99) * 1000, "bare_loop_lag_p99_ms": bare_coarse.p99_ms}).decode())  # noqa: E501  # fmt: skip
     return 0 if ok1 and ok3 else 1
 
 

@@ -63,9 +63,8 @@ RSS_SLOPE_GOAL_MIB_PER_H = 10.0
 DEPTH_GOAL = 100
 LOOP_LAG_P99_GOAL_MS = 10.0
 MIB = 1024 * 1024
-#: The bounds on what the engine keeps that hold most of its memory (``GET /api/metrics`` ``kept``): until
-#: they are full the heap grows by design, so the slope is judged after they filled. The other two (fill
-#: revisions, 50,000; finished refs, 100,000) hold a string or an int each and fill in days of trading.
+#: Every bound on what the engine keeps (``GET /api/metrics`` ``kept``): until they are all full the heap
+#: grows by design, so the slope is judged after they filled.
 SETTLING = ("fills", "finished_orders", "event_history", "fill_revisions", "finished_refs")
 
 

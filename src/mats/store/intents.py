@@ -11,10 +11,10 @@ kernel's page cache, so it survives a crash or SIGKILL of the process, not a pow
 ``Durability.FULL`` the journal does not use this file: it awaits the fsynced commit instead.)
 
 On open the journal folds every intent whose orderRef it does not know into SQLite, commits, and only then
-empties the file; while running, the file is emptied whenever every intent written has been committed
-(and it has grown past a threshold), on the loop, so no append can race the truncation. A torn last line
-(a crash mid-append) is skipped with a warning: that order never reached IB, since the send follows the
-completed append.
+empties the file; while running, the file is zeroed in place whenever every intent written has been
+committed (and they fill more than a threshold), on the loop, so no append can race the zeroing. A torn
+last line (a crash mid-append) is skipped with a warning: that order never reached IB, since the send
+follows the completed append.
 """
 
 from __future__ import annotations
