@@ -45,13 +45,14 @@ def paused_sim(port: int) -> SimServer:
 
 
 def pulse(strategy_id: str, symbol: str, qty: float) -> StrategySpec:
-    """Pulse trading on every bar the scenario gives it (``Desk.pulse``). Daily bars, so that advancing the
-    simulator's clock through a fault never hands it a bar of its own mid-check."""
+    """Pulse trading on every bar the scenario gives it (``Desk.pulse``), even while its last order is
+    still open (a fault holds it). Daily bars, so that advancing the simulator's clock through a fault
+    never hands it a bar of its own mid-check."""
     return StrategySpec(
         strategy_id,
         "strategies.pulse:Pulse",
         [symbol],
-        {"qty": qty, "every": 1},
+        {"qty": qty, "every": 1, "wait_for_fill": False},
         autostart=True,
         bar_size="1d",
     )

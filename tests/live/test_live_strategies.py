@@ -285,3 +285,42 @@ async def test_strategies_trade_on_bars_built_from_ibs_real_time_bars(tmp_path: 
     assert (opened.fill.side, opened.fill.qty, closed.fill.side, closed.fill.qty) == ("BUY", 4, "SELL", 4)
     assert actor.bars_seen == 2 and last is not None
     assert last.time == datetime(2026, 11, 23, 15, 0, 15, tzinfo=UTC)  # aligned to the 15 s grid
+
+
+async def test_bars_faster_than_fills_never_stack_a_pulse_on_an_order_not_yet_booked(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    """The demo's 120x soak: bars came every 40 ms, a fill now and then a little later, and each bar in
+    between closed the same position again, until it was 12,390 shares and the risk limit refused
+    every order. Twenty bars at once: each is handled before the last order's fill comes back."""
+    spec = StrategySpec("pulse", "strategies.pulse:Pulse", ["AAPL"], {"qty": 10, "every": 1}, autostart=True)
+    engine, trading, task = await run_engine(sim, tmp_path, [spec])
+    positions = engine.bus.subscribe(types={"position"})
+    filled = engine.bus.subscribe(types={"fill"})
+    try:
+        pulse = trading.actors["pulse"].strategy
+        assert pulse is not None
+        handled_all = asyncio.Event()
+        run_strategy = pulse.run_strategy
+
+        async def counted(bar: Bar) -> None:
+            await run_strategy(bar)  # type: ignore[misc]
+            if pulse.bars == 20:  # type: ignore[attr-defined]
+                handled_all.set()
+
+        pulse.run_strategy = counted  # type: ignore[method-assign]
+        sim.control.set_price("AAPL", 101.0)
+        for i in range(20):
+            await trading.actors["pulse"].tell(bar("AAPL", i, 101.0))
+        await asyncio.wait_for(handled_all.wait(), 10)
+        last_ref = pulse.last_order.order_ref  # type: ignore[attr-defined]
+        await wait_for_event(filled, lambda e: isinstance(e, OrderFilled) and e.fill.order_ref == last_ref)
+    finally:
+        await stop_engine(engine, task)
+    seen = []
+    while (envelope := positions.get_nowait()) is not None:
+        event = envelope.data
+        if isinstance(event, PositionChanged) and event.position.strategy_id == "pulse":
+            seen.append(event.position.qty)
+    assert seen and seen[0] == 10
+    assert {abs(qty) for qty in seen} <= {0, 10}, seen
