@@ -121,6 +121,8 @@ ROWS = [
         ">= 1,000", at_least(1000)),
     Row("sim_roundtrip", "order → fill p50, simulator own process", "own_process_order_p50_ms", "ms", "< 2",
         below(2), "echo_p50_ms", "bare asyncio echo"),
+    Row("sim_roundtrip", "orders/s pipelined, simulator own process", "own_process_orders_s", "orders/s",
+        ">= 1,000", at_least(1000)),
     Row("fills_journal", "fills durably acknowledged", "journal_ack_fills_s", "fills/s",
         ">= 10,000 and >= 50x naive", at_least(10_000), "naive_append_fills_s",
         "naive ArcticDB append per fill", at_least(50)),
