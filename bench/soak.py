@@ -335,6 +335,17 @@ def slope_per_hour(points: list[tuple[float, float]]) -> float:
     return cov / var * 3600 if var else math.nan
 
 
+def minute_floors(samples: list[Sample]) -> list[tuple[float, float]]:
+    """The lowest anonymous RSS of each whole minute, at that minute's middle. A buffer held for a few
+    seconds (a compaction reading a symbol, a burst of API replies) is gone from the floor; memory that
+    stays raises it."""
+    by_minute: dict[int, float] = {}
+    for s in samples:
+        minute = int(s.t // 60)
+        by_minute[minute] = min(by_minute.get(minute, math.inf), s.rss_anon_mib)
+    return [(minute * 60.0 + 30.0, floor) for minute, floor in sorted(by_minute.items())]
+
+
 def bounds_full_at(samples: list[Sample]) -> float | None:
     """When every bound in ``SETTLING`` was first full (seconds), or None if one never filled."""
     for s in samples:
@@ -366,9 +377,10 @@ def write_chart(path: Path, samples: list[Sample]) -> None:
     split = not math.isnan(samples[0].sim_rss_mib)
     fig, axes = plt.subplots(3, 1, figsize=(9, 8), sharex=True)
     axes[0].plot(minutes, [s.rss_mib for s in samples], label="engine + API" if split else "demo")
+    axes[0].plot(minutes, [s.rss_anon_mib for s in samples], label="of which anonymous (heap)")
     if split:
         axes[0].plot(minutes, [s.sim_rss_mib for s in samples], label="simulator")
-        axes[0].legend()
+    axes[0].legend()
     axes[0].set_ylabel("RSS (MiB)")
     axes[1].plot(minutes, [s.lag_p99_ms for s in samples], label="p99 (last 60 s)")
     axes[1].plot(minutes, [s.lag_last_ms for s in samples], label="sample", alpha=0.5)
@@ -458,6 +470,7 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
     long_enough = len(settled) >= 2 and settled[-1].t - settled[0].t >= 600.0
     settled_slope = slope_per_hour([(s.t, s.rss_mib) for s in settled]) if long_enough else math.nan
     settled_anon = slope_per_hour([(s.t, s.rss_anon_mib) for s in settled]) if long_enough else math.nan
+    settled_floor = slope_per_hour(minute_floors(settled)) if long_enough else math.nan
     last_minute = [s for s in samples if s.t >= samples[-1].t - 60.0]
     per_minute_p99 = max(s.lag_p99_ms for s in warm if s.t >= 120.0 or s is warm[-1])  # 60 s window
     stalls = logged_stalls(log_text)
@@ -476,6 +489,7 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
         "kept_at_end": samples[-1].kept,
         "rss_settled_slope_mib_per_h": round(settled_slope, 2),
         "rss_anon_settled_slope_mib_per_h": round(settled_anon, 2),
+        "rss_anon_floor_settled_slope_mib_per_h": round(settled_floor, 2),
         "sim_process": bool(args.sim_process),
         "sim_rss_start_mib": round(samples[0].sim_rss_mib, 1),
         "sim_rss_end_mib": round(samples[-1].sim_rss_mib, 1),
@@ -515,6 +529,10 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
         print(
             f"  after minute {day_s / 60:.0f} (the engine's bounded containers full: {why}): "
             f"slope {settled_slope:+.2f} MiB/h, anonymous {settled_anon:+.2f} MiB/h"
+        )
+        print(
+            f"  the same, through each minute's lowest anonymous RSS (buffers held for seconds left out): "
+            f"{settled_floor:+.2f} MiB/h"
         )
     kept = ", ".join(f"{name} {count:,}/{bound:,}" for name, (count, bound) in samples[-1].kept.items())
     print(f"  kept in memory at the end (count/bound): {kept}")
