@@ -139,6 +139,8 @@ ROWS = [
         "bare_loop_bars_s", "bare Python loop"),
     Row("soak", "heap slope after the bounds filled", "rss_anon_settled_slope_mib_per_h", "MiB/h", "< 10",
         below(10)),
+    Row("soak", "the same, through each minute's lowest heap", "rss_anon_floor_settled_slope_mib_per_h",
+        "MiB/h", "", None),
     Row("soak", "file-backed RSS slope (LMDB, SQLite pages)", "rss_file_slope_mib_per_h", "MiB/h", "", None),
     Row("soak", "RSS slope after the first minute, bounds filling", "rss_slope_mib_per_h", "MiB/h", "", None),
     Row("soak", "loop lag p99 (60 s windows)", "loop_lag_p99_ms", "ms", "< 10", below(10)),

@@ -18,7 +18,9 @@ the goals:
 - memory is flat: the heap's (anonymous RSS) slope after the bounds filled (or after three minutes with
   ``--small-bounds``) below ``RSS_SLOPE_GOAL_MIB_PER_H``. File-backed
   RSS is printed beside it: the LMDB and SQLite pages touched, which grow with the data kept and which the
-  kernel takes back under pressure;
+  kernel takes back under pressure. The settled slope through each minute's lowest anonymous RSS is
+  printed too: memory held for seconds (a compaction reading a symbol) is left out of it, memory kept is
+  not;
 - mailboxes do not grow: no actor's depth above ``DEPTH_GOAL`` in the last minute;
 - the loop stays responsive: loop-lag p99 per minute below ``LOOP_LAG_P99_GOAL_MS``.
 
@@ -27,6 +29,11 @@ prints when each fills; at 120x the demo filled them all by minute 21).
 
 ``--slow-callbacks MS`` (with ``--sim-process``) has the engine log, every minute, its loop callbacks that
 took longer than MS, by name, with wall and CPU time; the summary repeats them.
+
+``--trace-growth MIN`` (with ``--sim-process``) has the engine trace its Python allocations from minute
+MIN and log, every five minutes, what it allocated since then that is still alive, by site. Tracing's
+own records take hundreds of MiB an hour, so a traced run's RSS figures say nothing; compare its
+reports instead: a site that stops growing one turnover of its bound after MIN is bounded.
 
 ``--chart`` writes a PNG (matplotlib) of RSS, loop lag and mailbox depth over time.
 
