@@ -35,6 +35,10 @@ MIN and log, every five minutes, what it allocated since then that is still aliv
 own records take hundreds of MiB an hour, so a traced run's RSS figures say nothing; compare its
 reports instead: a site that stops growing one turnover of its bound after MIN is bounded.
 
+``--malloc-stats`` (with ``--sim-process``) has the engine log, every five minutes, where its heap is:
+pymalloc's arenas (objects, and free blocks kept inside them) and glibc's malloc (in use, free but kept,
+mapped alone). bench/engine_watch.py holds these watchers.
+
 ``--chart`` writes a PNG (matplotlib) of RSS, loop lag and mailbox depth over time.
 
 ``--small-bounds`` (with ``--sim-process``) sets every bound on what the engine keeps small (finished
@@ -65,6 +69,7 @@ from pathlib import Path
 from typing import Any
 
 from api_load import CLK_TCK, HOST, REPO, Demo, HttpConn, admin_post, logged_stalls, request_bytes
+from engine_watch import summary, watchers
 
 RSS_SLOPE_GOAL_MIB_PER_H = 10.0
 DEPTH_GOAL = 100
@@ -142,13 +147,11 @@ class SplitDemo(Demo):
         return code
 
 
-async def engine_against(
-    sim_port: int, data_dir: str, small_bounds: bool = False, slow_ms: float = 0.0, trace_after: float = 0.0
-) -> None:
-    """What ``mats demo`` runs, minus the simulator: the demo's strategies against ``sim_port``;
-    ``small_bounds``: every bound on what the engine keeps set small (bench/memory_profile.py's);
-    ``slow_ms``: every minute, log the loop callbacks that took longer (``--slow-callbacks``);
-    ``trace_after``: from that minute on, trace Python's allocations (``--trace-growth``)."""
+async def engine_against(sim_port: int, data_dir: str, args: argparse.Namespace) -> None:
+    """What ``mats demo`` runs, minus the simulator: the demo's strategies against ``sim_port``. From
+    ``args``: ``--small-bounds`` (every bound on what the engine keeps set small, bench/memory_profile.py's)
+    and the engine's watchers (bench/engine_watch.py: ``--slow-callbacks``, ``--trace-growth``,
+    ``--malloc-stats``)."""
     import msgspec
 
     from mats import launch
@@ -167,67 +170,16 @@ async def engine_against(
     engine, api = launch.build_engine(settings, token, web_port=0)
 
     async def announce() -> None:
-        if small_bounds:
+        if args.small_bounds:
             from memory_profile import shrink_engine_bounds
 
             shrink_engine_bounds(engine)
-        if slow_ms:
-            watching.append(asyncio.create_task(log_slow_callbacks(slow_ms / 1000)))
-        if trace_after:
-            watching.append(asyncio.create_task(log_growth(trace_after)))
+        watching.extend(watchers(args.slow_callbacks, args.trace_growth, args.malloc_stats))
         extra = f"simulator: {HOST}:{sim_port} (its own process)"
         launch._print_banner(sys.stdout, api.url, token.reveal(), extra=extra)
 
     watching: list[asyncio.Task[None]] = []
     await engine.run(on_ready=announce)
-
-
-async def log_slow_callbacks(threshold: float) -> None:
-    """Every minute, to stderr (the demo's log): the loop callbacks over ``threshold`` seconds in that
-    minute, by name, with the worst one's wall and CPU time (wall far above CPU: the loop was waiting for
-    a CPU or for the GIL, not working)."""
-    from live_latency import SlowCallbacks
-
-    minute = 0
-    with SlowCallbacks(threshold) as slow:
-        while True:
-            await asyncio.sleep(60)
-            minute += 1
-            worst = "; ".join(
-                f"{name} {count} ({wall * 1000:.1f}/{cpu * 1000:.1f} ms)"
-                for name, count, wall, cpu in slow.worst(6)
-            )
-            print(f"slow callbacks, minute {minute}: {len(slow.slow)}; {worst}", file=sys.stderr, flush=True)
-            slow.slow.clear()
-
-
-async def log_growth(
-    after_minutes: float, every_minutes: float = 5.0, top: int = 12, frames: int = 1
-) -> None:
-    """From ``after_minutes`` on, trace Python's allocations; every ``every_minutes``, log to stderr (the
-    demo's log) what was allocated since then and is still alive, by allocation site (``frames`` deep).
-    Started once the bounds are full, so what it shows is what grows past them. It is not free: with eight
-    frames the engine went from 20% to 100% of a CPU and its loop lag to 76 ms, and the first snapshot
-    held the loop for over 10 s; so one frame, and it starts late rather than at start-up."""
-    import tracemalloc
-
-    await asyncio.sleep(after_minutes * 60)
-    tracemalloc.start(frames)
-    began = time.monotonic()
-    while True:
-        await asyncio.sleep(every_minutes * 60)
-        snapshot = tracemalloc.take_snapshot().filter_traces(
-            [tracemalloc.Filter(False, tracemalloc.__file__), tracemalloc.Filter(False, "<unknown>")]
-        )
-        stats = snapshot.statistics("traceback")
-        total = sum(s.size for s in stats) / MIB
-        minutes = after_minutes + (time.monotonic() - began) / 60
-        print(f"growth, minute {minutes:.0f}: {total:.1f} MiB alive of what was allocated since minute "
-              f"{after_minutes:g}", file=sys.stderr, flush=True)  # fmt: skip
-        for stat in stats[:top]:
-            frames = " < ".join(f"{Path(f.filename).name}:{f.lineno}" for f in reversed(stat.traceback))
-            print(f"growth,   {stat.size / MIB:6.2f} MiB {stat.count:7d} blocks  {frames}", file=sys.stderr,
-                  flush=True)  # fmt: skip
 
 
 @dataclass
@@ -566,17 +518,8 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
     )
     for line in errors[:5] + seen.stream_errors[:3]:
         print(f"  {line[:160]}")
-    growth = [line for line in log_text.splitlines() if line.startswith("growth, ")]
-    if growth:
-        last = max(i for i, line in enumerate(growth) if line.startswith("growth, minute"))
-        print("Python allocations since --trace-growth's minute, still alive, by site (the last report):")
-        for line in growth[last:]:
-            print(f"  {line[len('growth, ') :][:400]}")
-    slow_lines = [line for line in log_text.splitlines() if line.startswith("slow callbacks, minute")]
-    if slow_lines:
-        print(f"loop callbacks over {args.slow_callbacks:g} ms (name count (worst wall/its CPU)):")
-        for line in slow_lines:
-            print(f"  {line[len('slow callbacks, ') :][:300]}")
+    for line in summary(log_text, args.slow_callbacks):
+        print(line)
     # The heap is what must not grow. File-backed pages are the LMDB and SQLite files' pages the process
     # touched: they grow with the data written (which is kept, by design) and the kernel takes them back
     # under memory pressure.
@@ -615,6 +558,7 @@ def engine_args(args: argparse.Namespace) -> list[str]:
         *(["--small-bounds"] if args.small_bounds else []),
         *(["--slow-callbacks", str(args.slow_callbacks)] if args.slow_callbacks else []),
         *(["--trace-growth", str(args.trace_growth)] if args.trace_growth else []),
+        *(["--malloc-stats"] if args.malloc_stats else []),
     ]
 
 
@@ -658,21 +602,18 @@ def main() -> int:
         metavar="MIN",
         help="with --sim-process: from minute MIN, trace the engine's Python allocations; report what stays",
     )
+    parser.add_argument(
+        "--malloc-stats",
+        action="store_true",
+        help="with --sim-process: every 5 minutes, where the engine's heap is (pymalloc, glibc malloc)",
+    )
     parser.add_argument("--engine-against", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.engine_against:
         Path(args.data_dir).mkdir(parents=True, exist_ok=True)
         try:
-            asyncio.run(
-                engine_against(
-                    args.engine_against,
-                    args.data_dir,
-                    args.small_bounds,
-                    args.slow_callbacks,
-                    args.trace_growth,
-                )
-            )
+            asyncio.run(engine_against(args.engine_against, args.data_dir, args))
         except KeyboardInterrupt:
             return 130
         return 0
