@@ -6,8 +6,8 @@ their lines out of that log at the end:
 - ``--slow-callbacks MS``: every minute, the loop callbacks over MS, by name;
 - ``--trace-growth MIN``: from minute MIN, Python's allocations still alive, by site, every five minutes;
 - ``--malloc-stats``: every five minutes, where the heap's memory is: pymalloc's arenas (objects up to
-  512 bytes: in use, and free inside arenas kept for their other blocks) and glibc's malloc (bigger
-  objects and C extensions such as ArcticDB: in use, free but kept, and mapped on their own). Once the
+  512 bytes) against their live blocks, and glibc's malloc (bigger objects and C extensions such as
+  ArcticDB) in use against free but kept. Once the
   Python objects are bounded (``--trace-growth``), this says whether what still grows is fragmentation
   or memory some C code keeps.
 """
@@ -15,11 +15,7 @@ their lines out of that log at the end:
 from __future__ import annotations
 
 import asyncio
-import ctypes
-import os
-import re
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -74,47 +70,12 @@ async def log_growth(
                   flush=True)  # fmt: skip
 
 
-class _Mallinfo2(ctypes.Structure):
-    _fields_ = [
-        (name, ctypes.c_size_t)
-        for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
-                     "fordblks", "keepcost")
-    ]  # fmt: skip
-
-
-def pymalloc_stats() -> dict[str, int]:
-    """``sys._debugmallocstats()``'s totals. It writes to the C stderr, so fd 2 points at a file for the
-    call (a log line another thread writes in that millisecond lands there too, and is lost)."""
-    with tempfile.TemporaryFile() as capture:
-        saved = os.dup(2)
-        sys.stderr.flush()
-        os.dup2(capture.fileno(), 2)
-        try:
-            sys._debugmallocstats()
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-        capture.seek(0)
-        text = capture.read().decode(errors="replace")
-    found = {}
-    for key in ("arenas allocated current", "bytes in allocated blocks", "bytes in available blocks"):
-        match = re.search(rf"# {key}\s*=\s*([\d,]+)", text)
-        found[key] = int(match.group(1).replace(",", "")) if match else -1
-    return found
-
-
 def malloc_line(minute: float) -> str:
-    """pymalloc's arenas and glibc's malloc (every arena), in MiB."""
-    py = pymalloc_stats()
-    libc = ctypes.CDLL(None)
-    libc.mallinfo2.restype = _Mallinfo2
-    info = libc.mallinfo2()
-    return (
-        f"malloc, minute {minute:.0f}: pymalloc arenas {py['arenas allocated current'] * 1.0:.0f} MiB "
-        f"(objects {py['bytes in allocated blocks'] / MIB:.1f}, free blocks "
-        f"{py['bytes in available blocks'] / MIB:.1f}); glibc in use {info.uordblks / MIB:.1f} MiB, "
-        f"free but kept {info.fordblks / MIB:.1f}, mapped alone {info.hblkhd / MIB:.1f}"
-    )
+    """RSS (anonymous, file-backed) and the heap's parts: pymalloc's arenas and their live blocks, glibc's
+    malloc in use and free but kept (bench/memory_profile.py's)."""
+    from memory_profile import heap_parts, rss_parts
+
+    return f"malloc, minute {minute:.0f}: {rss_parts()}; {heap_parts()}"
 
 
 async def log_malloc(every_minutes: float = 5.0) -> None:

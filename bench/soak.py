@@ -36,8 +36,8 @@ own records take hundreds of MiB an hour, so a traced run's RSS figures say noth
 reports instead: a site that stops growing one turnover of its bound after MIN is bounded.
 
 ``--malloc-stats`` (with ``--sim-process``) has the engine log, every five minutes, where its heap is:
-pymalloc's arenas (objects, and free blocks kept inside them) and glibc's malloc (in use, free but kept,
-mapped alone). bench/engine_watch.py holds these watchers.
+pymalloc's arenas against their live blocks, and glibc's malloc in use against free but kept.
+bench/engine_watch.py holds these watchers.
 
 ``--chart`` writes a PNG (matplotlib) of RSS, loop lag and mailbox depth over time.
 
