@@ -7,9 +7,8 @@ their lines out of that log at the end:
 - ``--trace-growth MIN``: from minute MIN, Python's allocations still alive, by site, every five minutes;
 - ``--malloc-stats``: every five minutes, where the heap's memory is: pymalloc's arenas (objects up to
   512 bytes) against their live blocks, and glibc's malloc (bigger objects and C extensions such as
-  ArcticDB) in use against free but kept. Once the
-  Python objects are bounded (``--trace-growth``), this says whether what still grows is fragmentation
-  or memory some C code keeps.
+  ArcticDB) in use against free but kept. Once the Python objects are bounded (``--trace-growth``), this
+  says whether what still grows is fragmentation or memory some C code keeps.
 """
 
 from __future__ import annotations

@@ -512,7 +512,8 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
         f"(last minute {out['last_minute_max_depth']}; deepest actor at the end: {samples[-1].deepest})"
     )
     print(
-        f"trading: {out['events']} events, {fills} fills; dashboards: {seen.polls} polls, "
+        f"trading: {out['events']} events, {fills} fills in the blotter (those kept); "
+        f"dashboards: {seen.polls} polls, "
         f"{out['dashboard_errors']} errors, {seen.stream_messages} stream messages; "
         f"{len(errors)} error log lines; exit code {code}"
     )
