@@ -41,6 +41,14 @@ bench/engine_watch.py holds these watchers.
 
 ``--chart`` writes a PNG (matplotlib) of RSS, loop lag and mailbox depth over time.
 
+``--samples FILE`` writes every sample as a line of JSON as it is taken, so a run can be judged again
+over another window: ``--rejudge FILE --settle-minutes M [--chart PNG]`` prints the heap's slopes after
+minute M (and draws the chart) without running anything.
+
+``--engine-env NAME=VALUE`` (with ``--sim-process``, repeatable) sets an environment variable in the
+engine's process alone: an allocator experiment (``GLIBC_TUNABLES``, ``MALLOC_ARENA_MAX``, ``LD_PRELOAD``)
+that leaves the simulator and this script as they were.
+
 ``--small-bounds`` (with ``--sim-process``) sets every bound on what the engine keeps small (finished
 orders, fills, revisions, refs, the bus's history), so they fill within minutes: what grows after that
 grows without a bound.
@@ -64,7 +72,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -104,7 +112,9 @@ class Sample:
 class SplitDemo(Demo):
     """``mats sim`` and the engine + API as two processes (``--sim-process``): each one's memory alone."""
 
-    def __init__(self, data_dir: Path, log_path: Path, engine_args: list[str]) -> None:
+    def __init__(
+        self, data_dir: Path, log_path: Path, engine_args: list[str], engine_env: dict[str, str]
+    ) -> None:
         self.sim_log = log_path.with_name("sim.log").open("w")
         command = [sys.executable, "-m", "mats.cli", "sim", "--port", "0", "--admin-port", "0"]
         self.sim = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=self.sim_log, text=True)
@@ -129,7 +139,10 @@ class SplitDemo(Demo):
             str(data_dir),
             *engine_args,
         ]
-        self.proc = subprocess.Popen(engine, cwd=REPO, stdout=subprocess.PIPE, stderr=self.log, text=True)
+        env = {**os.environ, **engine_env}
+        self.proc = subprocess.Popen(
+            engine, cwd=REPO, stdout=subprocess.PIPE, stderr=self.log, text=True, env=env
+        )
         self.port = 0
         self.admin_port = sim_admin
         self.token = ""
@@ -305,6 +318,55 @@ def minute_floors(samples: list[Sample]) -> list[tuple[float, float]]:
     return [(minute * 60.0 + 30.0, floor) for minute, floor in sorted(by_minute.items())]
 
 
+def settled_slopes(samples: list[Sample], after_s: float) -> tuple[float, float, float] | None:
+    """The RSS, anonymous-RSS and minute-floor slopes (MiB/h) over the samples after ``after_s``; None
+    unless those span at least ten minutes (a shorter window's slope is the noise's)."""
+    settled = [s for s in samples if s.t >= after_s]
+    if len(settled) < 2 or settled[-1].t - settled[0].t < 600.0:
+        return None
+    return (
+        slope_per_hour([(s.t, s.rss_mib) for s in settled]),
+        slope_per_hour([(s.t, s.rss_anon_mib) for s in settled]),
+        slope_per_hour(minute_floors(settled)),
+    )
+
+
+def save_sample(path: Path, sample: Sample) -> None:
+    """Appends one sample (a line of JSON): a run cut short keeps what it saw."""
+    with path.open("a") as out:
+        out.write(json.dumps(asdict(sample)) + "\n")
+
+
+def read_samples(path: Path) -> list[Sample]:
+    samples = []
+    for line in path.read_text().splitlines():
+        row = json.loads(line)
+        row["kept"] = {name: tuple(pair) for name, pair in row.get("kept", {}).items()}
+        samples.append(Sample(**row))
+    return samples
+
+
+def rejudge(args: argparse.Namespace) -> int:
+    """The heap's slopes of a run saved with ``--samples``, after ``--settle-minutes``."""
+    samples = read_samples(Path(args.rejudge))
+    after = args.settle_minutes * 60.0
+    slopes = settled_slopes(samples, after)
+    print(f"{len(samples)} samples over {samples[-1].t / 60:.1f} min from {args.rejudge}")
+    if slopes is None:
+        print(f"  fewer than ten minutes of samples after minute {args.settle_minutes:g}: no slope")
+        return 1
+    total, anon, floor = slopes
+    print(
+        f"  after minute {args.settle_minutes:g}: slope {total:+.2f} MiB/h, anonymous (heap) {anon:+.2f}"
+        f" MiB/h, through each minute's lowest anonymous RSS {floor:+.2f} MiB/h -> "
+        f"{verdict(anon < RSS_SLOPE_GOAL_MIB_PER_H)} (goal < {RSS_SLOPE_GOAL_MIB_PER_H:g})"
+    )
+    if args.chart:
+        write_chart(Path(args.chart), samples)
+        print(f"chart: {args.chart}")
+    return 0
+
+
 def bounds_full_at(samples: list[Sample]) -> float | None:
     """When every bound in ``SETTLING`` was first full (seconds), or None if one never filled."""
     for s in samples:
@@ -361,7 +423,7 @@ def write_chart(path: Path, samples: list[Sample]) -> None:
 async def soak(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="mats-soak-") as tmp:
         demo = (
-            SplitDemo(Path(tmp) / "demo", Path(tmp) / "demo.log", engine_args(args))
+            SplitDemo(Path(tmp) / "demo", Path(tmp) / "demo.log", engine_args(args), engine_env(args))
             if args.sim_process
             else Demo(Path(tmp) / "demo", Path(tmp) / "demo.log")
         )
@@ -394,6 +456,8 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
                     conn.close()
                     conn = HttpConn(demo.port)
                     continue
+                if args.samples:
+                    save_sample(Path(args.samples), samples[-1])
                 if len(samples) >= 2:
                     for name, (count, bound) in samples[-1].kept.items():
                         if count >= bound > samples[-2].kept.get(name, (0, bound))[0]:
@@ -425,11 +489,9 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
         day_s = max(day_s, full_at if full_at is not None else math.inf)
     if args.settle_minutes:
         day_s = args.settle_minutes * 60.0
-    settled = [s for s in samples if s.t >= day_s]
-    long_enough = len(settled) >= 2 and settled[-1].t - settled[0].t >= 600.0
-    settled_slope = slope_per_hour([(s.t, s.rss_mib) for s in settled]) if long_enough else math.nan
-    settled_anon = slope_per_hour([(s.t, s.rss_anon_mib) for s in settled]) if long_enough else math.nan
-    settled_floor = slope_per_hour(minute_floors(settled)) if long_enough else math.nan
+    slopes = settled_slopes(samples, day_s)
+    long_enough = slopes is not None
+    settled_slope, settled_anon, settled_floor = slopes or (math.nan, math.nan, math.nan)
     last_minute = [s for s in samples if s.t >= samples[-1].t - 60.0]
     per_minute_p99 = max(s.lag_p99_ms for s in warm if s.t >= 120.0 or s is warm[-1])  # 60 s window
     stalls = logged_stalls(log_text)
@@ -563,6 +625,14 @@ def engine_args(args: argparse.Namespace) -> list[str]:
     ]
 
 
+def engine_env(args: argparse.Namespace) -> dict[str, str]:
+    """``--engine-env NAME=VALUE`` as a mapping."""
+    pairs = [item.partition("=") for item in args.engine_env]
+    if bad := [name for name, eq, _ in pairs if not name or not eq]:
+        raise SystemExit(f"--engine-env takes NAME=VALUE, not {bad[0]!r}")
+    return {name: value for name, _, value in pairs}
+
+
 def verdict(ok: bool) -> str:
     return "MET" if ok else "NOT MET"
 
@@ -608,6 +678,19 @@ def main() -> int:
         action="store_true",
         help="with --sim-process: every 5 minutes, where the engine's heap is (pymalloc, glibc malloc)",
     )
+    parser.add_argument(
+        "--samples", default="", metavar="FILE", help="write each sample to FILE (JSON lines)"
+    )
+    parser.add_argument(
+        "--rejudge", default="", metavar="FILE", help="judge the samples in FILE (--samples) and stop"
+    )
+    parser.add_argument(
+        "--engine-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="with --sim-process: set NAME in the engine's process only (repeatable)",
+    )
     parser.add_argument("--engine-against", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -618,6 +701,10 @@ def main() -> int:
         except KeyboardInterrupt:
             return 130
         return 0
+    if args.rejudge:
+        return rejudge(args)
+    if args.samples:
+        Path(args.samples).write_text("")
     out = asyncio.run(soak(args))
     if args.json:
         print(json.dumps(out))
