@@ -422,7 +422,7 @@ def report(
 
 async def arctic_growth(args: argparse.Namespace) -> None:
     """RSS per flush of the real flusher path, under one compaction policy."""
-    from mats.allocator import limit_malloc_arenas
+    from mats.allocator import tune_malloc
     from mats.store.arctic import ArcticStore, default_uri
     from mats.store.flusher import Flusher
     from mats.store.journal import Journal
@@ -431,7 +431,7 @@ async def arctic_growth(args: argparse.Namespace) -> None:
     sys.path.insert(0, str(REPO / "tests" / "store"))
     from fillgen import make_fill
 
-    limit_malloc_arenas()  # as the engine runs
+    tune_malloc()  # as the engine runs
     with tempfile.TemporaryDirectory(prefix="mats-arctic-mem-") as tmp:
         async with Journal(Path(tmp) / "journal.sqlite") as journal, ArcticStore(default_uri(tmp)) as store:
             if args.append_compacts:

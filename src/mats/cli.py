@@ -17,7 +17,7 @@ from typing import Any
 import structlog
 
 from mats import __version__
-from mats.allocator import limit_malloc_arenas
+from mats.allocator import tune_malloc
 from mats.backtest.cli_args import add_backtest_arguments, add_data_arguments
 from mats.config import Settings, SettingsError, load_settings
 from mats.logging import configure_logging
@@ -82,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command in ("demo", "serve"):
         Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     if args.command == "sim":
-        limit_malloc_arenas()  # a long-running simulator's heap, as the engine's (Engine.run)
+        tune_malloc()  # a long-running simulator's heap, as the engine's (Engine.run)
     try:
         return asyncio.run(_dispatch(args, settings))
     except KeyboardInterrupt:

@@ -20,7 +20,7 @@ import structlog
 
 from mats.actors.bus import EventBus
 from mats.actors.supervisor import Supervisor
-from mats.allocator import limit_malloc_arenas
+from mats.allocator import tune_malloc
 from mats.config import Settings
 from mats.gc_pacing import GcPacer
 from mats.looplag import LoopLagMonitor
@@ -80,7 +80,7 @@ class Engine:
         if handle_signals:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, self._on_signal, sig)
-        limit_malloc_arenas()  # before the components start their threads: a heap that does not creep
+        tune_malloc()  # before the components start their threads: a heap that does not creep
         started: list[Component] = []
         try:
             async with self.supervisor, anyio.create_task_group() as tasks:

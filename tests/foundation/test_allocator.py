@@ -1,4 +1,5 @@
-"""The engine caps glibc's malloc arenas, so threads that allocate at once share two heaps, not one each."""
+"""The engine tunes glibc's malloc: threads that allocate at once share two heaps, not one each, and big
+buffers keep mappings of their own however big a buffer freed before them was."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="glibc's arenas"
 # In a fresh process: eight threads allocating at once, then glibc's own count of its heaps.
 PROBE = """
 import ctypes, os, sys, tempfile, threading
-from mats.allocator import limit_malloc_arenas
+from mats.allocator import tune_malloc
 
-limited = limit_malloc_arenas() if sys.argv[1] == "limit" else False
+limited = "arena_max" in tune_malloc() if sys.argv[1] == "limit" else False
 start = threading.Barrier(8)
 
 def churn():
@@ -62,3 +63,46 @@ def test_an_operators_malloc_arena_max_wins() -> None:
     limited, heaps = arenas("limit", env={**os.environ, "MALLOC_ARENA_MAX": "3"})
     assert limited == "False"
     assert heaps <= 3
+
+
+# In a fresh process: a 4 MiB buffer freed (glibc, left alone, raises its mmap threshold to 4 MiB), then
+# a 1 MiB one: does it get a mapping of its own (returned to the kernel when freed), or a piece of the
+# heap (kept there, free, when freed)?
+MAPPED_PROBE = """
+import ctypes, sys
+from mats.allocator import tune_malloc
+
+tuned = "mmap_threshold" in tune_malloc() if sys.argv[1] == "tune" else False
+FIELDS = "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()
+class Mallinfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in FIELDS]
+libc = ctypes.CDLL("libc.so.6")
+libc.mallinfo2.restype = Mallinfo2
+big = bytearray(4 << 20)
+del big
+before = libc.mallinfo2().hblkhd
+buffer = bytearray(1 << 20)
+print(tuned, libc.mallinfo2().hblkhd - before >= 1 << 20)
+"""
+
+
+def mapped(mode: str, env: dict[str, str] | None = None) -> tuple[str, str]:
+    done = subprocess.run(
+        [sys.executable, "-c", MAPPED_PROBE, mode], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    tuned, own_mapping = done.stdout.splitlines()[-1].split()
+    return tuned, own_mapping
+
+
+def test_a_big_buffer_after_a_bigger_one_freed_still_gets_its_own_mapping() -> None:
+    assert mapped("tune") == ("True", "True")
+
+
+def test_left_alone_glibc_serves_it_from_the_heap_where_its_hole_stays() -> None:
+    assert mapped("leave") == ("False", "False")  # what the fixed threshold saves
+
+
+def test_an_operators_mmap_threshold_wins() -> None:
+    env = {**os.environ, "GLIBC_TUNABLES": "glibc.malloc.mmap_threshold=8388608"}
+    assert mapped("tune", env) == ("False", "False")  # theirs, 8 MiB: the 1 MiB buffer is the heap's
