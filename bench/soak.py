@@ -43,7 +43,8 @@ bench/engine_watch.py holds these watchers.
 
 ``--samples FILE`` writes every sample as a line of JSON as it is taken, so a run can be judged again
 over another window: ``--rejudge FILE --settle-minutes M [--chart PNG]`` prints the heap's slopes after
-minute M (and draws the chart) without running anything.
+minute M (and draws the chart) without running anything. ``--rejudge`` repeated (``LABEL=FILE``) judges
+each run and charts their heaps side by side.
 
 ``--engine-env NAME=VALUE`` (with ``--sim-process``, repeatable) sets an environment variable in the
 engine's process alone: an allocator experiment (``GLIBC_TUNABLES``, ``MALLOC_ARENA_MAX``, ``LD_PRELOAD``)
@@ -347,24 +348,53 @@ def read_samples(path: Path) -> list[Sample]:
 
 
 def rejudge(args: argparse.Namespace) -> int:
-    """The heap's slopes of a run saved with ``--samples``, after ``--settle-minutes``."""
-    samples = read_samples(Path(args.rejudge))
-    after = args.settle_minutes * 60.0
-    slopes = settled_slopes(samples, after)
-    print(f"{len(samples)} samples over {samples[-1].t / 60:.1f} min from {args.rejudge}")
-    if slopes is None:
-        print(f"  fewer than ten minutes of samples after minute {args.settle_minutes:g}: no slope")
-        return 1
-    total, anon, floor = slopes
-    print(
-        f"  after minute {args.settle_minutes:g}: slope {total:+.2f} MiB/h, anonymous (heap) {anon:+.2f}"
-        f" MiB/h, through each minute's lowest anonymous RSS {floor:+.2f} MiB/h -> "
-        f"{verdict(anon < RSS_SLOPE_GOAL_MIB_PER_H)} (goal < {RSS_SLOPE_GOAL_MIB_PER_H:g})"
-    )
+    """The heap's slopes of runs saved with ``--samples``, after ``--settle-minutes``; with ``--chart``,
+    one run's chart, or several runs' heaps on one chart (``LABEL=FILE`` names a line)."""
+    runs: dict[str, list[Sample]] = {}
+    code = 0
+    for item in args.rejudge:
+        label, _, path = item.rpartition("=")
+        samples = runs[label or path] = read_samples(Path(path))
+        slopes = settled_slopes(samples, args.settle_minutes * 60.0)
+        print(f"{label or path}: {len(samples)} samples over {samples[-1].t / 60:.1f} min")
+        if slopes is None:
+            print(f"  fewer than ten minutes of samples after minute {args.settle_minutes:g}: no slope")
+            code = 1
+            continue
+        total, anon, floor = slopes
+        print(
+            f"  after minute {args.settle_minutes:g}: slope {total:+.2f} MiB/h, anonymous (heap) {anon:+.2f}"
+            f" MiB/h, through each minute's lowest anonymous RSS {floor:+.2f} MiB/h -> "
+            f"{verdict(anon < RSS_SLOPE_GOAL_MIB_PER_H)} (goal < {RSS_SLOPE_GOAL_MIB_PER_H:g})"
+        )
     if args.chart:
-        write_chart(Path(args.chart), samples)
+        if len(runs) == 1:
+            write_chart(Path(args.chart), next(iter(runs.values())))
+        else:
+            write_heaps_chart(Path(args.chart), runs)
         print(f"chart: {args.chart}")
-    return 0
+    return code
+
+
+def write_heaps_chart(path: Path, runs: dict[str, list[Sample]]) -> None:
+    """Each run's heap (anonymous RSS) and its lowest value per minute, on one chart."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    for label, samples in runs.items():
+        (line,) = ax.plot([s.t / 60 for s in samples], [s.rss_anon_mib for s in samples], alpha=0.35)
+        floors = minute_floors(samples)
+        ax.plot([t / 60 for t, _ in floors], [v for _, v in floors], color=line.get_color(), label=label)
+    ax.set_xlabel("minutes")
+    ax.set_ylabel("engine heap, anonymous RSS (MiB)")
+    ax.set_title("soak heap: each sample (faint) and each minute's lowest")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
 
 
 def bounds_full_at(samples: list[Sample]) -> float | None:
@@ -682,7 +712,11 @@ def main() -> int:
         "--samples", default="", metavar="FILE", help="write each sample to FILE (JSON lines)"
     )
     parser.add_argument(
-        "--rejudge", default="", metavar="FILE", help="judge the samples in FILE (--samples) and stop"
+        "--rejudge",
+        action="append",
+        default=[],
+        metavar="[LABEL=]FILE",
+        help="judge the samples in FILE (--samples) and stop; repeat to chart several runs' heaps",
     )
     parser.add_argument(
         "--engine-env",
