@@ -65,9 +65,10 @@ def test_an_operators_malloc_arena_max_wins() -> None:
     assert heaps <= 3
 
 
-# In a fresh process: a 4 MiB buffer freed (glibc, left alone, raises its mmap threshold to 4 MiB), then
-# a 1 MiB one: does it get a mapping of its own (returned to the kernel when freed), or a piece of the
-# heap (kept there, free, when freed)?
+# In a fresh process: a big buffer freed (glibc, left alone, raises its mmap threshold to its size), then
+# one a quarter of that: does it get a mapping of its own (returned to the kernel when freed), or a piece
+# of the heap (kept there, free, when freed)? Both are bigger than all the heap holds free, so neither can
+# be served from a free piece whatever the interpreter's start-up left behind.
 MAPPED_PROBE = """
 import ctypes, sys
 from mats.allocator import tune_malloc
@@ -78,31 +79,35 @@ class Mallinfo2(ctypes.Structure):
     _fields_ = [(name, ctypes.c_size_t) for name in FIELDS]
 libc = ctypes.CDLL("libc.so.6")
 libc.mallinfo2.restype = Mallinfo2
-big = bytearray(4 << 20)
+size = max(1 << 20, libc.mallinfo2().fordblks + (256 << 10))
+start = libc.mallinfo2().hblkhd
+big = bytearray(min(4 * size, 30 << 20))  # under glibc's 32 MiB cap on the threshold's rise
+big_mapped = libc.mallinfo2().hblkhd - start >= len(big)
 del big
 before = libc.mallinfo2().hblkhd
-buffer = bytearray(1 << 20)
-print(tuned, libc.mallinfo2().hblkhd - before >= 1 << 20)
+buffer = bytearray(size)
+print(tuned, big_mapped, libc.mallinfo2().hblkhd - before >= size)
 """
 
 
-def mapped(mode: str, env: dict[str, str] | None = None) -> tuple[str, str]:
+def mapped(mode: str, env: dict[str, str] | None = None) -> tuple[str, str, str]:
+    """(tune_malloc set the threshold, the big buffer was mapped, the smaller one was)."""
     done = subprocess.run(
         [sys.executable, "-c", MAPPED_PROBE, mode], capture_output=True, text=True, timeout=120, env=env
     )
     assert done.returncode == 0, done.stderr
-    tuned, own_mapping = done.stdout.splitlines()[-1].split()
-    return tuned, own_mapping
+    tuned, big_mapped, own_mapping = done.stdout.splitlines()[-1].split()
+    return tuned, big_mapped, own_mapping
 
 
 def test_a_big_buffer_after_a_bigger_one_freed_still_gets_its_own_mapping() -> None:
-    assert mapped("tune") == ("True", "True")
+    assert mapped("tune") == ("True", "True", "True")
 
 
 def test_left_alone_glibc_serves_it_from_the_heap_where_its_hole_stays() -> None:
-    assert mapped("leave") == ("False", "False")  # what the fixed threshold saves
+    assert mapped("leave") == ("False", "True", "False")  # what the fixed threshold saves
 
 
 def test_an_operators_mmap_threshold_wins() -> None:
-    env = {**os.environ, "GLIBC_TUNABLES": "glibc.malloc.mmap_threshold=8388608"}
-    assert mapped("tune", env) == ("False", "False")  # theirs, 8 MiB: the 1 MiB buffer is the heap's
+    env = {**os.environ, "GLIBC_TUNABLES": "glibc.malloc.mmap_threshold=33554432"}
+    assert mapped("tune", env) == ("False", "False", "False")  # theirs, 32 MiB: both are the heap's
