@@ -90,8 +90,15 @@ print(tuned, big_mapped, libc.mallinfo2().hblkhd - before >= size)
 """
 
 
-def mapped(mode: str, env: dict[str, str] | None = None) -> tuple[str, str, str]:
+def glibc_defaults() -> dict[str, str]:
+    """This environment without malloc settings: Dask's distributed, imported by other tests, sets
+    ``MALLOC_TRIM_THRESHOLD_``, which fixes the mmap threshold too."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
+
+
+def mapped(mode: str, **malloc_env: str) -> tuple[str, str, str]:
     """(tune_malloc set the threshold, the big buffer was mapped, the smaller one was)."""
+    env = {**glibc_defaults(), **malloc_env}
     done = subprocess.run(
         [sys.executable, "-c", MAPPED_PROBE, mode], capture_output=True, text=True, timeout=120, env=env
     )
@@ -109,5 +116,5 @@ def test_left_alone_glibc_serves_it_from_the_heap_where_its_hole_stays() -> None
 
 
 def test_an_operators_mmap_threshold_wins() -> None:
-    env = {**os.environ, "GLIBC_TUNABLES": "glibc.malloc.mmap_threshold=33554432"}
-    assert mapped("tune", env) == ("False", "False", "False")  # theirs, 32 MiB: both are the heap's
+    theirs = mapped("tune", GLIBC_TUNABLES="glibc.malloc.mmap_threshold=33554432")
+    assert theirs == ("False", "False", "False")  # theirs, 32 MiB: both are the heap's
