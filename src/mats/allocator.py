@@ -18,8 +18,10 @@ Two settings, each measured with ``bench/soak.py`` (docs/storage.md "Memory over
   the next request) is set with it, as glibc ties the two.
 
 ``Engine.run`` tunes before its components start their threads, and ``mats sim`` at its start. An
-operator's own setting wins (``MALLOC_ARENA_MAX``, ``MALLOC_MMAP_THRESHOLD_``, ``GLIBC_TUNABLES``); not
-glibc (musl, macOS): nothing to do.
+operator's own setting wins, one by one (``MALLOC_ARENA_MAX``, ``MALLOC_MMAP_THRESHOLD_``,
+``MALLOC_TRIM_THRESHOLD_``, ``glibc.malloc.*`` in ``GLIBC_TUNABLES``); setting either threshold in any of
+these ways fixes glibc's mmap threshold too (Dask's distributed sets ``MALLOC_TRIM_THRESHOLD_`` for the
+same reason). Not glibc (musl, macOS): nothing to do.
 """
 
 from __future__ import annotations
