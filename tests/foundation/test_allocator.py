@@ -40,12 +40,25 @@ print(limited, heaps)
 """
 
 
-def arenas(mode: str, env: dict[str, str] | None = None) -> tuple[str, int]:
+def glibc_defaults() -> dict[str, str]:
+    """This environment without malloc settings: Dask's distributed, imported by other tests, sets
+    ``MALLOC_TRIM_THRESHOLD_``, which fixes the mmap threshold too."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
+
+
+def run_probe(probe: str, mode: str, **malloc_env: str) -> list[str]:
+    """``probe`` in a fresh interpreter, with glibc's defaults but for ``malloc_env``: the words of its
+    last line (after any log line)."""
+    env = {**glibc_defaults(), **malloc_env}
     done = subprocess.run(
-        [sys.executable, "-c", PROBE, mode], capture_output=True, text=True, timeout=120, env=env
+        [sys.executable, "-c", probe, mode], capture_output=True, text=True, timeout=120, env=env
     )
     assert done.returncode == 0, done.stderr
-    limited, heaps = done.stdout.splitlines()[-1].split()  # after any log line
+    return done.stdout.splitlines()[-1].split()
+
+
+def arenas(mode: str, **malloc_env: str) -> tuple[str, int]:
+    limited, heaps = run_probe(PROBE, mode, **malloc_env)
     return limited, int(heaps)
 
 
@@ -60,7 +73,7 @@ def test_without_the_cap_glibc_gives_threads_arenas_of_their_own() -> None:
 
 
 def test_an_operators_malloc_arena_max_wins() -> None:
-    limited, heaps = arenas("limit", env={**os.environ, "MALLOC_ARENA_MAX": "3"})
+    limited, heaps = arenas("limit", MALLOC_ARENA_MAX="3")
     assert limited == "False"
     assert heaps <= 3
 
@@ -90,20 +103,9 @@ print(tuned, big_mapped, libc.mallinfo2().hblkhd - before >= size)
 """
 
 
-def glibc_defaults() -> dict[str, str]:
-    """This environment without malloc settings: Dask's distributed, imported by other tests, sets
-    ``MALLOC_TRIM_THRESHOLD_``, which fixes the mmap threshold too."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
-
-
 def mapped(mode: str, **malloc_env: str) -> tuple[str, str, str]:
     """(tune_malloc set the threshold, the big buffer was mapped, the smaller one was)."""
-    env = {**glibc_defaults(), **malloc_env}
-    done = subprocess.run(
-        [sys.executable, "-c", MAPPED_PROBE, mode], capture_output=True, text=True, timeout=120, env=env
-    )
-    assert done.returncode == 0, done.stderr
-    tuned, big_mapped, own_mapping = done.stdout.splitlines()[-1].split()
+    tuned, big_mapped, own_mapping = run_probe(MAPPED_PROBE, mode, **malloc_env)
     return tuned, big_mapped, own_mapping
 
 
